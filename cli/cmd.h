@@ -1,0 +1,14 @@
+/* One function per subcommand: argv[0] is the subcommand name. Each returns the process
+ * exit status (0 ok, 1 failure, 2 usage) and prints its own one-line errors. */
+#ifndef AU_CLI_CMD_H
+#define AU_CLI_CMD_H
+
+int au_cmd_inspect(int argc, char **argv);
+int au_cmd_infer(int argc, char **argv);
+int au_cmd_profile(int argc, char **argv);
+int au_cmd_bench(int argc, char **argv);
+/* numsys (cli/cmd_formats.c, cli/cmd_quantize.c) */
+int au_cmd_formats(int argc, char **argv);
+int au_cmd_quantize(int argc, char **argv);
+
+#endif
