@@ -50,9 +50,10 @@ void au_diag_prefix(struct au_diag *d, const char *prefix)
 {
     if (!d || !prefix)
         return;
-    char tmp[sizeof(d->msg)];
+    char tmp[2 * sizeof(d->msg)];
     snprintf(tmp, sizeof(tmp), "%s: %s", prefix, d->msg);
-    memcpy(d->msg, tmp, sizeof(tmp));
+    memcpy(d->msg, tmp, sizeof(d->msg) - 1);
+    d->msg[sizeof(d->msg) - 1] = '\0';
 }
 
 void au_assert_fail(const char *expr, const char *file, int line)

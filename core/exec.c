@@ -1,0 +1,188 @@
+/* Execution of a prepared graph. A full run writes every activation in the primary arena
+ * (the golden cache under KEEP). run_from recomputes a node's downstream cone into the
+ * trial arena and repoints only the dirty values there, so golden tensors stay intact
+ * and the next trial starts from them without copying anything. */
+#include "graph_impl.h"
+
+#include <cblas.h>
+#include <stdint.h>
+#include <string.h>
+
+static int run_node(struct au_graph *g, int i, struct au_diag *d)
+{
+    const struct au_node *n = &g->nodes[i];
+    struct au_op_ctx c = {
+        .node = n,
+        .n_in = n->n_in,
+        .n_out = n->n_out,
+        .in = (const struct au_tensor *const *)&g->in_ptrs[g->slot_in[i]],
+        .out = &g->out_ptrs[g->slot_out[i]],
+        .scratch = g->scratch,
+        .scratch_bytes = n->scratch_bytes,
+    };
+    int rc;
+    if (g->node_hook_mask[i] & AU_HOOK_PRE) {
+        rc = au_hook_call(g, i, AU_HOOK_PRE, d);
+        if (rc)
+            return rc;
+    }
+    rc = n->def->run(&c, d);
+    if (rc)
+        return rc;
+    if (g->node_hook_mask[i] & AU_HOOK_POST)
+        rc = au_hook_call(g, i, AU_HOOK_POST, d);
+    return rc;
+}
+
+static void point_at_golden(struct au_graph *g, int v)
+{
+    g->rt[v].data = (char *)g->arena + g->offset[v];
+    g->dirty[v] = 0;
+}
+
+int au_graph_run(struct au_graph *g, struct au_diag *d)
+{
+    if (!g->prepared)
+        return au_diag_set(d, AU_INVALID, "%s: graph not prepared", au_graph_source(g));
+    for (int v = 0; v < g->n_values; v++)
+        if (g->dirty[v])
+            point_at_golden(g, v);
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i].folded)
+            continue;
+        int rc = run_node(g, i, d);
+        if (rc) {
+            au_diag_prefix(d, au_graph_source(g));
+            return rc;
+        }
+    }
+    return AU_OK;
+}
+
+static bool node_needs_run(const struct au_graph *g, int i)
+{
+    const struct au_node *n = &g->nodes[i];
+    for (int k = 0; k < n->n_in; k++)
+        if (n->in[k] >= 0 && g->dirty[n->in[k]])
+            return true;
+    return false;
+}
+
+/* After recomputing node i: point its outputs back at golden if bit-identical. */
+static void prune_masked(struct au_graph *g, int i)
+{
+    const struct au_node *n = &g->nodes[i];
+    for (int k = 0; k < n->n_out; k++) {
+        int v = n->out[k];
+        if (v < 0)
+            continue;
+        const void *gold = (const char *)g->arena + g->offset[v];
+        if (memcmp(g->rt[v].data, gold, au_tensor_nbytes(&g->rt[v])) == 0)
+            point_at_golden(g, v);
+    }
+}
+
+int au_graph_run_from(struct au_graph *g, int node, unsigned flags, struct au_diag *d)
+{
+    if (!g->prepared || !(g->prep_flags & AU_PREPARE_KEEP))
+        return au_diag_set(d, AU_INVALID, "%s: run_from needs a graph prepared with KEEP",
+                           au_graph_source(g));
+    if (node < 0 || node >= g->n_nodes)
+        return au_diag_set(d, AU_RANGE, "%s: node %d out of range", au_graph_source(g), node);
+    for (int v = 0; v < g->n_values; v++)
+        if (g->dirty[v])
+            point_at_golden(g, v);
+    g->last_n_run = 0;
+    for (int i = node; i < g->n_nodes; i++) {
+        const struct au_node *n = &g->nodes[i];
+        if (n->folded || (i != node && !node_needs_run(g, i)))
+            continue;
+        for (int k = 0; k < n->n_out; k++) {
+            int v = n->out[k];
+            if (v >= 0) {
+                g->rt[v].data = (char *)g->trial_arena + g->trial_offset[v];
+                g->dirty[v] = 1;
+            }
+        }
+        int rc = run_node(g, i, d);
+        if (rc) {
+            au_diag_prefix(d, au_graph_source(g));
+            return rc;
+        }
+        g->last_n_run++;
+        if (flags & AU_RUN_PRUNE_MASKED)
+            prune_masked(g, i);
+    }
+    g->last_masked = true;
+    for (int k = 0; k < g->n_outputs; k++) {
+        int v = g->outputs[k];
+        const void *gold = (const char *)g->arena + g->offset[v];
+        if (g->dirty[v] && memcmp(g->rt[v].data, gold, au_tensor_nbytes(&g->rt[v])) != 0)
+            g->last_masked = false;
+    }
+    return AU_OK;
+}
+
+bool au_graph_last_masked(const struct au_graph *g)
+{
+    return g->last_masked;
+}
+
+int au_graph_last_n_run(const struct au_graph *g)
+{
+    return g->last_n_run;
+}
+
+struct au_tensor *au_graph_input_tensor(struct au_graph *g, int i)
+{
+    if (!g->prepared || i < 0 || i >= g->n_inputs)
+        return NULL;
+    return &g->rt[g->inputs[i]];
+}
+
+int au_graph_set_input(struct au_graph *g, int i, const void *data, size_t nbytes,
+                       struct au_diag *d)
+{
+    struct au_tensor *t = au_graph_input_tensor(g, i);
+    if (!t)
+        return au_diag_set(d, AU_RANGE, "%s: no input %d", au_graph_source(g), i);
+    if (nbytes != au_tensor_nbytes(t))
+        return au_diag_set(d, AU_SHAPE, "%s: input '%s' wants %zu bytes, got %zu",
+                           au_graph_source(g), g->values[g->inputs[i]].name, au_tensor_nbytes(t),
+                           nbytes);
+    memcpy(t->data, data, nbytes);
+    return AU_OK;
+}
+
+const struct au_tensor *au_graph_output(const struct au_graph *g, int i)
+{
+    if (!g->prepared || i < 0 || i >= g->n_outputs)
+        return NULL;
+    return &g->rt[g->outputs[i]];
+}
+
+const struct au_tensor *au_graph_tensor(const struct au_graph *g, int value)
+{
+    if (!g->prepared || value < 0 || value >= g->n_values)
+        return NULL;
+    return &g->rt[value];
+}
+
+bool au_graph_golden(const struct au_graph *g, int value, struct au_tensor *out)
+{
+    if (!g->prepared || value < 0 || value >= g->n_values)
+        return false;
+    *out = g->rt[value];
+    if (g->values[value].flags & AU_VALUE_CONST)
+        return true;
+    if (!(g->prep_flags & AU_PREPARE_KEEP) || g->offset[value] == SIZE_MAX)
+        return false;
+    out->data = (char *)g->arena + g->offset[value];
+    return true;
+}
+
+void au_set_threads(int n)
+{
+    if (n > 0)
+        openblas_set_num_threads(n);
+}

@@ -1,0 +1,70 @@
+/* Internal layout of struct au_graph, shared by graph.c (builder), prepare.c (shape
+ * inference, folding, memory plan), exec.c (runs, resume) and hook.c. Not installed. */
+#ifndef AU_GRAPH_IMPL_H
+#define AU_GRAPH_IMPL_H
+
+#include "exec.h"
+#include "graph.h"
+
+/* Value flag for constants computed by prepare (freed by au_prepare_release). */
+#define AU_VALUE_FOLDED_ (1u << 16)
+
+struct au_hook_entry {
+    int kind; /* AU_HOOK_SEL_* */
+    char *pattern;
+    unsigned when; /* AU_HOOK_PRE | AU_HOOK_POST */
+    au_hook_fn fn;
+    void *user;
+    int id;
+};
+
+struct au_graph {
+    struct au_value *values;
+    int n_values, cap_values;
+    struct au_node *nodes;
+    int n_nodes, cap_nodes;
+    int *inputs; /* user-fed value ids (initializers excluded) */
+    int n_inputs;
+    int *outputs;
+    int n_outputs;
+    char *source;
+
+    /* prepare */
+    bool prepared;
+    unsigned prep_flags;
+    int64_t batch;
+    void *arena; /* activations (and inputs) */
+    size_t arena_bytes;
+    size_t *offset;    /* per value: offset in arena, SIZE_MAX if not planned */
+    void *trial_arena; /* KEEP only: recomputed values of run_from */
+    size_t trial_bytes;
+    size_t *trial_offset;
+    void *scratch;
+    size_t scratch_bytes;
+    struct au_tensor *rt;       /* per value: runtime view (shape + current data) */
+    struct au_tensor **in_ptrs; /* per node input slots, flattened (NULL = absent) */
+    struct au_tensor **out_ptrs;
+    int *slot_in, *slot_out; /* per node: first index into in_ptrs / out_ptrs */
+    int *last_use;           /* per value: last node index reading it */
+
+    /* run_from */
+    unsigned char *dirty; /* per value */
+    bool last_masked;
+    int last_n_run;
+
+    /* hooks */
+    struct au_hook_entry *hooks;
+    int n_hooks, cap_hooks, next_hook_id;
+    unsigned char *node_hook_mask; /* per node: AU_HOOK_PRE | AU_HOOK_POST if any match */
+    int n_threads;
+};
+
+/* hook.c: recompute node_hook_mask after nodes or hooks change. */
+int au_hook_rebuild(struct au_graph *g);
+/* hook.c: call matching hooks for node i. */
+int au_hook_call(struct au_graph *g, int i, unsigned when, struct au_diag *d);
+void au_hook_free_all(struct au_graph *g);
+/* prepare.c: free everything prepare allocated. */
+void au_prepare_release(struct au_graph *g);
+
+#endif
