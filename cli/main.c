@@ -1,0 +1,50 @@
+/* aurum: one binary, one subcommand per file (cli/cmd_<name>.c). main() only dispatches;
+ * each command parses its own options and turns statuses into one-line errors. */
+#include "cmd.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"inspect", au_cmd_inspect, "print every node, its shapes, MACs and the totals"},
+    {"infer", au_cmd_infer, "run a model on inputs and write its outputs as .npy"},
+    {"profile", au_cmd_profile, "golden run: accuracy, loss, per-layer output ranges"},
+    {"bench", au_cmd_bench, "time the forward pass (median of several runs)"},
+    /* numsys commands are added here by cli/cmd_formats.c and cli/cmd_quantize.c */
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: aurum <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nRun 'aurum <command> --help' for the options of a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("aurum %s\n", AU_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "aurum: unknown command '%s' (try 'aurum --help')\n", argv[1]);
+    return 2;
+}

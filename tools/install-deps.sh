@@ -1,0 +1,17 @@
+#!/bin/sh
+# Install Aurum's build and test dependencies from Debian 12 packages (run as root).
+# Python/torch are only needed to regenerate the bundled models: see models/README.md.
+set -e
+PKGS="build-essential meson ninja-build pkg-config libcjson-dev libsqlite3-dev libprotobuf-c-dev
+protobuf-c-compiler libopenblas-dev zlib1g-dev sqlite3 dataset-fashion-mnist"
+missing=""
+for p in $PKGS; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
