@@ -42,7 +42,8 @@ int au_cmd_bench(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (strcmp(argv[i], "--batch") == 0) {
-            if (!(v = cli_optarg(argc, argv, &i)) || !cli_parse_i64("--batch", v, 1, 1 << 20, &batch))
+            if (!(v = cli_optarg(argc, argv, &i)) ||
+                !cli_parse_i64("--batch", v, 1, 1 << 20, &batch))
                 return 2;
         } else if (strcmp(argv[i], "--runs") == 0) {
             if (!(v = cli_optarg(argc, argv, &i)) || !cli_parse_i64("--runs", v, 1, 100000, &runs))

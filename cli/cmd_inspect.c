@@ -75,8 +75,8 @@ static void print_totals(const struct au_graph *g)
         n_run += !n->folded;
     }
     int64_t b = au_graph_batch(g);
-    printf("\nnodes: %d (%d run, %d folded at load time), layers: %d\n", au_graph_n_nodes(g),
-           n_run, au_graph_n_nodes(g) - n_run, n_layers);
+    printf("\nnodes: %d (%d run, %d folded at load time), layers: %d\n", au_graph_n_nodes(g), n_run,
+           au_graph_n_nodes(g) - n_run, n_layers);
     printf("parameters: %lld (%.2f MB as float32)\n", (long long)params,
            (double)params * 4.0 / 1e6);
     printf("MACs: %llu per batch of %lld, %llu per sample\n", (unsigned long long)macs,
@@ -120,9 +120,11 @@ int au_cmd_inspect(int argc, char **argv)
         print_shapes(g, n->out, n->n_out, outs, sizeof(outs));
         print_attrs(n, attrs, sizeof(attrs));
         printf("%-4d %-28s %-20s %-6s %12lld %14llu  %s -> %s%s%s%s\n", i, n->name, n->op_type,
-               n->folded ? "folded" : n->is_layer ? "yes" : "", (long long)node_params(g, n),
-               (unsigned long long)n->macs, ins, outs, attrs[0] ? "  [" : "", attrs,
-               attrs[0] ? "]" : "");
+               n->folded     ? "folded"
+               : n->is_layer ? "yes"
+                             : "",
+               (long long)node_params(g, n), (unsigned long long)n->macs, ins, outs,
+               attrs[0] ? "  [" : "", attrs, attrs[0] ? "]" : "");
     }
     print_totals(g);
     au_graph_free(g);
