@@ -58,11 +58,15 @@ static inline double au_pcg32_uniform(struct au_pcg32 *r)
 }
 
 /* ---- Parameter schema ---- */
-#define AU_PARAM_INT    1u /* integer in [min, max] */
+#define AU_PARAM_INT    1u /* integer in [min, max]; also the words in choices if non-NULL */
 #define AU_PARAM_REAL   2u /* real in [min, max] */
 #define AU_PARAM_BOOL   3u
 #define AU_PARAM_CHOICE 4u /* one of the '|'-separated words in choices */
 
+/* Every parameter has a default, so "{}" always creates an instance. The host checks
+ * user values against this schema and passes create() a JSON object holding every
+ * parameter (defaults filled in). An INT with choices (bfp block: 16 or "tensor")
+ * arrives as a number or as one of the words (a JSON string). */
 struct au_param {
     const char *name;
     uint32_t type;
@@ -71,6 +75,12 @@ struct au_param {
     const char *choices;
     const char *help;
 };
+
+/* Static scales: a plugin whose scale comes from the golden profile (int with
+ * scale_source static) declares a REAL parameter named AU_NUMSYS_PARAM_ABSMAX (default
+ * 0 = not profiled). The host fills it with the layer's profiled absmax when it makes
+ * the layer's instance (au_numsys_fmt_with_absmax); a user may also set it. */
+#define AU_NUMSYS_PARAM_ABSMAX "absmax"
 
 /* A named parameter set: "fp16" = fp{exponent:5,mantissa:10,...}. */
 struct au_preset {
@@ -96,7 +106,11 @@ struct au_numsys_layout {
     uint32_t block_len;  /* elements per block for AU_BLOCK_ELEMS */
     uint32_t n_elem_fields, n_meta_fields;
     const struct au_bitfield *elem_fields, *meta_fields;
+    uint32_t flags; /* AU_LAYOUT_* guarantees; 0 claims none (the host zeroes it first) */
 };
+/* Guarantees the host enforces on plugin output (it rejects a NaN/inf decode). */
+#define AU_LAYOUT_NO_NAN 1u /* no code decodes to NaN: NaN input encodes to 0 */
+#define AU_LAYOUT_NO_INF 2u /* no code decodes to +-inf */
 
 typedef struct au_numsys_inst au_numsys_inst; /* opaque, defined by the plugin */
 
@@ -113,8 +127,10 @@ struct au_numsys_desc {
     void (*destroy)(au_numsys_inst *inst);
     void (*layout)(const au_numsys_inst *inst, struct au_numsys_layout *out);
     /* x holds n elements forming consecutive blocks (block_len for AU_BLOCK_ELEMS, the
-     * whole n otherwise); meta gets one word per block. rng may be NULL unless the
-     * instance rounds stochastically. */
+     * last one possibly shorter; the whole n otherwise); meta gets one word per block.
+     * rng may be NULL unless the instance rounds stochastically. encode and quantize
+     * return 0, a negative error, or AU_NUMSYS_NAN_ZEROED. All calls on a const
+     * instance must be thread-safe. Codes fit in elem_bits, metadata in meta_bits. */
     int (*encode)(const au_numsys_inst *inst, const float *x, size_t n, uint64_t *codes,
                   uint64_t *meta, struct au_pcg32 *rng);
     int (*decode)(const au_numsys_inst *inst, const uint64_t *codes, const uint64_t *meta,
@@ -123,6 +139,10 @@ struct au_numsys_desc {
     int (*quantize)(const au_numsys_inst *inst, float *x, size_t n, struct au_pcg32 *rng);
     /* ABI v1 ends here. Append only: never reorder, never remove. */
 };
+
+/* Positive (not an error) result of encode/quantize: some NaN input had no NaN code in
+ * the format and was encoded as 0 (number-formats.md, "Overflow"). */
+#define AU_NUMSYS_NAN_ZEROED 1
 
 typedef const struct au_numsys_desc *(*au_numsys_entry_fn)(void);
 AU_NUMSYS_EXPORT const struct au_numsys_desc *au_numsys_entry(void);

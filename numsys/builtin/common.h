@@ -87,6 +87,24 @@ static inline int au_p_choice(const cJSON *obj, const char *name, const char *ch
     return -1;
 }
 
+/* An AU_PARAM_INT that also accepts words (bfp block: 16 or "tensor"): a number in
+ * [lo, hi] sets *out and *word = -1; a word from choices sets *word to its index. */
+static inline int au_p_int_or_word(const cJSON *obj, const char *name, const char *choices,
+                                   long dflt, long lo, long hi, long *out, int *word, char *err,
+                                   size_t err_len)
+{
+    const cJSON *it = obj ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
+    *word = -1;
+    if (it && cJSON_IsString(it)) {
+        if (au_p_choice(obj, name, choices, 0, word, err, err_len) == 0)
+            return 0;
+        snprintf(err, err_len, "parameter '%s' must be an integer in [%ld, %ld] or one of %s", name,
+                 lo, hi, choices);
+        return -1;
+    }
+    return au_p_int(obj, name, dflt, lo, hi, out, err, err_len);
+}
+
 /* Reject keys that are not in the schema. */
 static inline int au_p_check_keys(const cJSON *obj, const struct au_param *params, uint32_t n,
                                   char *err, size_t err_len)
