@@ -133,8 +133,8 @@ struct au_numsys_desc {
      * instance must be thread-safe. Codes fit in elem_bits, metadata in meta_bits. */
     int (*encode)(const au_numsys_inst *inst, const float *x, size_t n, uint64_t *codes,
                   uint64_t *meta, struct au_pcg32 *rng);
-    int (*decode)(const au_numsys_inst *inst, const uint64_t *codes, const uint64_t *meta,
-                  size_t n, float *y);
+    int (*decode)(const au_numsys_inst *inst, const uint64_t *codes, const uint64_t *meta, size_t n,
+                  float *y);
     /* Optional (NULL = encode + decode): x <- decode(encode(x)), same blocks. */
     int (*quantize)(const au_numsys_inst *inst, float *x, size_t n, struct au_pcg32 *rng);
     /* ABI v1 ends here. Append only: never reorder, never remove. */
