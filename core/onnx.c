@@ -40,6 +40,14 @@ struct dense {
     void *data;
 };
 
+/* Names in a corrupt file may hold control bytes; keep the message one printable line. */
+static void scrub(struct au_diag *d)
+{
+    for (char *p = d ? d->msg : NULL; p && *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+}
+
 __attribute__((format(printf, 3, 4))) static int fail(struct ctx *c, int status, const char *fmt,
                                                       ...)
 {
@@ -48,7 +56,9 @@ __attribute__((format(printf, 3, 4))) static int fail(struct ctx *c, int status,
     va_start(ap, fmt);
     vsnprintf(tmp, sizeof(tmp), fmt, ap);
     va_end(ap);
-    return au_diag_set(c->d, status, "%s: %s", c->label, tmp);
+    au_diag_set(c->d, status, "%s: %s", c->label, tmp);
+    scrub(c->d);
+    return status;
 }
 
 static const char *or_empty(const char *s)
@@ -569,8 +579,10 @@ static int add_node(struct ctx *c, const Onnx__NodeProto *np, size_t idx)
                            (const char *const *)np->input, (int)np->n_output,
                            (const char *const *)np->output, attrs, (int)np->n_attribute, c->d);
     au_free(attrs);
-    if (rc < 0)
+    if (rc < 0) {
         au_diag_prefix(c->d, c->label);
+        scrub(c->d);
+    }
     return rc < 0 ? rc : AU_OK;
 }
 
