@@ -1,8 +1,9 @@
-/* Shape and data-movement ops (ONNX opsets 11-18), dtype-agnostic byte moves.
- * Index-heavy ops (Transpose, Slice, Expand, Tile) all lower to one strided "view copy"
- * that drops unit dims and fuses contiguous ones, so the inner loop is a memcpy of a
- * whole row whenever the layout allows it. Ops whose output shape depends on input
- * values read constant inputs in infer(); ops_shape2.c holds the value-producing ops. */
+/* Shape and data-movement ops (ONNX opsets 11-18) as dtype-agnostic byte moves.
+ * Transpose, Slice, Expand and Tile all lower to one strided "view copy" that drops unit
+ * dims and fuses contiguous ones, so the inner loop is one memcpy per row whenever the
+ * layout allows (a ViT head split moves head_dim-sized rows), with a tiled 2-D path for
+ * true transposes. Ops whose output shape depends on input values read them in infer()
+ * from constant inputs and refuse (AU_UNSUPPORTED) when those are not constant. */
 #include "graph.h"
 #include "op.h"
 
@@ -57,7 +58,8 @@ static int int_list(const struct au_op_ctx *c, struct au_diag *d, int i, const c
     if (st)
         return st;
     if (t->dtype != AU_DTYPE_I64 && t->dtype != AU_DTYPE_I32)
-        return fail(c, d, AU_DTYPE, "%s must be int64, got %s", what, au_dtype_name(t->dtype));
+        return fail(c, d, AU_DTYPE, "%s must be int64 or int32, got %s", what,
+                    au_dtype_name(t->dtype));
     if (t->n_dims != 1)
         return fail(c, d, AU_SHAPE, "%s must be 1-D, got rank %d", what, (int)t->n_dims);
     if (t->ne[0] > max_n)
@@ -762,11 +764,12 @@ static int unsqueeze_infer(const struct au_op_ctx *c, size_t *scratch, struct au
     *scratch = 0;
     if (st)
         return st;
+    // The output rank depends on how many axes there are: count them first.
     n = au_node_attr_ints(c->node, "axes", &(const int64_t *){0});
     if (n < 0 && !in_opt(c, 1))
         return fail(c, d, AU_FORMAT, "missing axes");
-    if (n < 0)
-        n = (int)c->in[1]->ne[0] * (c->in[1]->n_dims == 1);
+    if (n < 0 && (st = int_list(c, d, 1, "axes", AU_MAX_DIMS, &n)))
+        return st;
     if (x->n_dims + n > AU_MAX_DIMS)
         return fail(c, d, AU_UNSUPPORTED, "output rank %d exceeds %d", x->n_dims + n, AU_MAX_DIMS);
     if ((st = get_axes(c, d, x->n_dims + n, axes, &n, &mask)))

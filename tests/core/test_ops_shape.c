@@ -107,7 +107,7 @@ static int run1(struct au_node *n, const struct au_tensor *x, const struct au_te
 
 static void test_flatten_axes(void)
 {
-    float x[24];
+    float x[24] = {0};
     int64_t ne[3] = {2, 3, 4};
     struct au_tensor t = tens(AU_DTYPE_F32, 3, ne, x), out;
     struct au_diag d;
@@ -312,7 +312,7 @@ static void test_concat_negative_axis(void)
 
 static void test_split_default_attr_input_and_num_outputs(void)
 {
-    float x[14];
+    float x[14] = {0};
     int64_t ne[2] = {2, 7}, ne6[2] = {2, 6};
     struct au_tensor t6 = tens(AU_DTYPE_F32, 2, ne6, x), t7 = tens(AU_DTYPE_F32, 2, ne, x);
     struct au_tensor out[3];
@@ -410,7 +410,7 @@ static void test_slice_clamping_and_negative_steps(void)
 
 static void test_slice_axes_and_opset1_attributes(void)
 {
-    float x[12];
+    float x[12] = {0};
     int64_t ne[2] = {3, 4}, one = 1, two = 2;
     const int64_t st[1] = {1}, en[1] = {INT64_MAX}, ax[1] = {-1}, sp[1] = {2};
     struct au_tensor t = tens(AU_DTYPE_F32, 2, ne, x), out;
@@ -598,7 +598,7 @@ static void test_gather_runtime_index_out_of_range(void)
 
 static void test_squeeze_unsqueeze_both_forms(void)
 {
-    float x[12];
+    float x[12] = {0};
     const int64_t ne[4] = {1, 3, 1, 4}, ax[2] = {0, -2}, w34[2] = {3, 4}, w314[3] = {3, 1, 4};
     const int64_t n2 = 2, one = 1, three = 3;
     struct au_tensor t = tens(AU_DTYPE_F32, 4, ne, x), out;
@@ -823,7 +823,7 @@ static void test_range_types(void)
 
 static void test_tile_against_modulo(void)
 {
-    uint8_t x[24];
+    uint8_t x[24] = {0};
     const int64_t ne[3] = {2, 3, 4}, rep[3] = {3, 1, 2}, n3 = 3, w[3] = {6, 3, 8};
     struct au_tensor t = tens(AU_DTYPE_U8, 3, ne, x), tr = tens(AU_DTYPE_I64, 1, &n3, rep), out;
     struct au_node n = node("tile", "Tile", NULL, 0);
