@@ -402,9 +402,9 @@ static void softmax_line(const float *x, float *y, int64_t n, int64_t st, bool l
     if (log_out) {
         for (int64_t i = 0; i < n; i++)
             s += expf(x[i * st] - m);
-        float lse = m + (float)log(s);
+        float ls = (float)log(s); // (x - m) - ls keeps precision when |m| is large
         for (int64_t i = 0; i < n; i++)
-            y[i * st] = x[i * st] - lse;
+            y[i * st] = (x[i * st] - m) - ls;
         return;
     }
     for (int64_t i = 0; i < n; i++) {
