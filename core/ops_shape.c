@@ -791,8 +791,11 @@ static int expand_infer(const struct au_op_ctx *c, size_t *scratch, struct au_di
     if (st || (st = int_list(c, d, 1, "shape", AU_MAX_DIMS, &n)))
         return st;
     int r = n > x->n_dims ? n : x->n_dims;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         req[i] = au_tensor_get_i64(c->in[1], i);
+        if (req[i] < 0)
+            return fail(c, d, AU_RANGE, "shape[%d] = %lld is negative", i, (long long)req[i]);
+    }
     for (int i = 0; i < r; i++) {
         int64_t a = i - (r - x->n_dims) >= 0 ? x->ne[i - (r - x->n_dims)] : 1;
         int64_t b = i - (r - n) >= 0 ? req[i - (r - n)] : 1;

@@ -671,6 +671,9 @@ static void test_expand_bidirectional(void)
     CHECK(strcmp(d.msg, "ex: Expand: cannot broadcast [3,1] to [2,5]") == 0);
     struct au_tensor tn = tens(AU_DTYPE_I64, 1, &two, NULL);
     CHECK_EQ_INT(run1(&n, &t, &tn, &out, &d), AU_UNSUPPORTED);
+    const int64_t neg[2] = {-1, 1};
+    struct au_tensor tg = tens(AU_DTYPE_I64, 1, &two, neg);
+    CHECK_EQ_INT(run1(&n, &t, &tg, &out, &d), AU_RANGE);
 }
 
 static void test_shape_and_size_ignore_data(void)
