@@ -1,0 +1,207 @@
+/* 2-D convolution (1-D runs with H = 1). Three paths: depthwise (group == C_in) is a
+ * direct per-plane kernel, since its GEMMs would be 1-row; a 1x1 stride-1 unpadded conv
+ * is already a GEMM on the input; everything else goes through im2col + sgemm per group.
+ * Small output planes (late ResNet layers) would give skinny GEMMs that repack the
+ * weights per image, so several images share one column buffer and one sgemm. */
+#include "kern.h"
+
+#include "alloc.h"
+#include "status.h"
+
+#include <string.h>
+
+/* Columns per sgemm worth aiming for when output planes are small. */
+#define CONV_MIN_COLS 1024
+
+static bool is_depthwise(const struct au_conv2d *p)
+{
+    return p->group > 1 && p->group == p->c_in && p->c_out % p->c_in == 0;
+}
+
+static bool is_pointwise(const struct au_conv2d *p)
+{
+    const struct au_win2d *g = &p->g;
+    return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 &&
+           g->oh == g->h && g->ow == g->w;
+}
+
+/* Images per im2col buffer. */
+static int64_t conv_batch(const struct au_conv2d *p)
+{
+    int64_t cols = p->g.oh * p->g.ow;
+    if (cols >= CONV_MIN_COLS || p->n <= 1)
+        return 1;
+    int64_t nb = (CONV_MIN_COLS + cols - 1) / cols;
+    return nb < p->n ? nb : p->n;
+}
+
+size_t au_kern_conv2d_scratch(const struct au_conv2d *p)
+{
+    if (is_depthwise(p) || is_pointwise(p))
+        return 0;
+    int64_t nb = conv_batch(p);
+    int64_t k = p->c_in / p->group * p->g.kh * p->g.kw;
+    size_t rows = (size_t)(k + (nb > 1 ? p->c_out / p->group : 0)); /* + batched sgemm out */
+    size_t nbytes;
+    if (au_mul_overflow(rows, (size_t)(nb * p->g.oh * p->g.ow), &nbytes) ||
+        au_mul_overflow(nbytes, sizeof(float), &nbytes))
+        return SIZE_MAX;
+    return nbytes;
+}
+
+/* Unfold one image's channels [c, h, w] into rows (c, ki, kj) of length oh*ow, row
+ * stride ld; taps in the padding become zeros. */
+static void im2col(const struct au_win2d *g, int64_t c, const float *x, float *col, int64_t ld)
+{
+    for (int64_t ch = 0; ch < c; ch++) {
+        const float *xc = x + ch * g->h * g->w;
+        for (int64_t ki = 0; ki < g->kh; ki++) {
+            int64_t hoff = ki * g->dh - g->pt, hlo, hhi;
+            au_kern_range(hoff, g->sh, g->h, g->oh, &hlo, &hhi);
+            for (int64_t kj = 0; kj < g->kw; kj++) {
+                float *row = col + ((ch * g->kh + ki) * g->kw + kj) * ld;
+                int64_t woff = kj * g->dw - g->pl, wlo, whi;
+                au_kern_range(woff, g->sw, g->w, g->ow, &wlo, &whi);
+                memset(row, 0, (size_t)(hlo * g->ow) * sizeof(float));
+                for (int64_t r = hlo; r < hhi; r++) {
+                    float *dst = row + r * g->ow;
+                    const float *src = xc + (r * g->sh + hoff) * g->w;
+                    memset(dst, 0, (size_t)wlo * sizeof(float));
+                    if (g->sw == 1) {
+                        memcpy(dst + wlo, src + wlo + woff, (size_t)(whi - wlo) * sizeof(float));
+                    } else {
+                        for (int64_t o = wlo; o < whi; o++)
+                            dst[o] = src[o * g->sw + woff];
+                    }
+                    memset(dst + whi, 0, (size_t)(g->ow - whi) * sizeof(float));
+                }
+                memset(row + hhi * g->ow, 0, (size_t)((g->oh - hhi) * g->ow) * sizeof(float));
+            }
+        }
+    }
+}
+
+static void fill_bias(float *y, int64_t rows, int64_t len, const float *bias)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        float b = bias[r];
+        for (int64_t i = 0; i < len; i++)
+            y[r * len + i] = b;
+    }
+}
+
+/* One group of one image straight from the input: y [cout_g, hw] = w [cout_g, cin_g] x. */
+static void conv_pointwise(const struct au_conv2d *p, const float *x, const float *w,
+                           const float *bias, float *y)
+{
+    int64_t hw = p->g.h * p->g.w, cin_g = p->c_in / p->group, cout_g = p->c_out / p->group;
+    for (int64_t n = 0; n < p->n; n++) {
+        for (int64_t grp = 0; grp < p->group; grp++) {
+            const float *xg = x + (n * p->c_in + grp * cin_g) * hw;
+            float *yg = y + (n * p->c_out + grp * cout_g) * hw;
+            if (bias)
+                fill_bias(yg, cout_g, hw, bias + grp * cout_g);
+            au_kern_sgemm(false, false, cout_g, hw, cin_g, 1.0f, w + grp * cout_g * cin_g, cin_g,
+                          xg, hw, bias ? 1.0f : 0.0f, yg, hw);
+        }
+    }
+}
+
+/* Scatter a batched sgemm result tmp [cout_g, nb * hw] into nb images of y, adding bias. */
+static void scatter_batch(const float *tmp, int64_t nb, int64_t cout_g, int64_t hw,
+                          const float *bias, float *y, int64_t img_stride)
+{
+    for (int64_t i = 0; i < nb; i++) {
+        for (int64_t r = 0; r < cout_g; r++) {
+            const float *src = tmp + r * nb * hw + i * hw;
+            float *dst = y + i * img_stride + r * hw;
+            float b = bias ? bias[r] : 0.0f;
+            for (int64_t j = 0; j < hw; j++)
+                dst[j] = src[j] + b;
+        }
+    }
+}
+
+static void conv_im2col(const struct au_conv2d *p, const float *x, const float *w,
+                        const float *bias, float *y, float *scratch)
+{
+    const struct au_win2d *g = &p->g;
+    int64_t hw_in = g->h * g->w, hw = g->oh * g->ow, nb_max = conv_batch(p);
+    int64_t cin_g = p->c_in / p->group, cout_g = p->c_out / p->group, k = cin_g * g->kh * g->kw;
+    float *tmp = scratch + k * nb_max * hw;
+    for (int64_t n0 = 0; n0 < p->n; n0 += nb_max) {
+        int64_t nb = p->n - n0 < nb_max ? p->n - n0 : nb_max, ld = nb * hw;
+        for (int64_t grp = 0; grp < p->group; grp++) {
+            for (int64_t i = 0; i < nb; i++)
+                im2col(g, cin_g, x + ((n0 + i) * p->c_in + grp * cin_g) * hw_in, scratch + i * hw,
+                       ld);
+            const float *wg = w + grp * cout_g * k, *bg = bias ? bias + grp * cout_g : NULL;
+            float *yg = y + (n0 * p->c_out + grp * cout_g) * hw;
+            if (nb == 1) {
+                if (bg)
+                    fill_bias(yg, cout_g, hw, bg);
+                au_kern_sgemm(false, false, cout_g, hw, k, 1.0f, wg, k, scratch, hw,
+                              bg ? 1.0f : 0.0f, yg, hw);
+            } else {
+                au_kern_sgemm(false, false, cout_g, ld, k, 1.0f, wg, k, scratch, ld, 0.0f, tmp, ld);
+                scatter_batch(tmp, nb, cout_g, hw, bg, yg, p->c_out * hw);
+            }
+        }
+    }
+}
+
+/* One output row of a depthwise plane: accumulate every tap that hits the input. */
+static void dw_row(const struct au_win2d *g, const float *xp, const float *wp, int64_t oh,
+                   float *restrict yrow)
+{
+    for (int64_t ki = 0; ki < g->kh; ki++) {
+        int64_t ih = oh * g->sh + ki * g->dh - g->pt;
+        if (ih < 0 || ih >= g->h)
+            continue;
+        const float *restrict xrow = xp + ih * g->w;
+        for (int64_t kj = 0; kj < g->kw; kj++) {
+            int64_t off = kj * g->dw - g->pl, lo, hi;
+            au_kern_range(off, g->sw, g->w, g->ow, &lo, &hi);
+            float wv = wp[ki * g->kw + kj];
+            if (g->sw == 1) {
+                for (int64_t o = lo; o < hi; o++)
+                    yrow[o] += wv * xrow[o + off];
+            } else {
+                for (int64_t o = lo; o < hi; o++)
+                    yrow[o] += wv * xrow[o * g->sw + off];
+            }
+        }
+    }
+}
+
+static void conv_depthwise(const struct au_conv2d *p, const float *x, const float *w,
+                           const float *bias, float *y)
+{
+    const struct au_win2d *g = &p->g;
+    int64_t mult = p->c_out / p->c_in, hw_in = g->h * g->w, hw = g->oh * g->ow;
+    for (int64_t n = 0; n < p->n; n++) {
+        for (int64_t oc = 0; oc < p->c_out; oc++) {
+            const float *xp = x + (n * p->c_in + oc / mult) * hw_in;
+            const float *wp = w + oc * g->kh * g->kw;
+            float *yp = y + (n * p->c_out + oc) * hw, b = bias ? bias[oc] : 0.0f;
+            for (int64_t oh = 0; oh < g->oh; oh++) {
+                float *yrow = yp + oh * g->ow;
+                for (int64_t o = 0; o < g->ow; o++)
+                    yrow[o] = b;
+                dw_row(g, xp, wp, oh, yrow);
+            }
+        }
+    }
+}
+
+void au_kern_conv2d(const struct au_conv2d *p, const float *x, const float *w, const float *bias,
+                    float *y, float *scratch)
+{
+    AU_ASSERT(p->group >= 1 && p->c_in % p->group == 0 && p->c_out % p->group == 0);
+    if (is_depthwise(p))
+        conv_depthwise(p, x, w, bias, y);
+    else if (is_pointwise(p))
+        conv_pointwise(p, x, w, bias, y);
+    else
+        conv_im2col(p, x, w, bias, y, scratch);
+}

@@ -1,0 +1,78 @@
+/* GEMM kernels on OpenBLAS: a guarded cblas_sgemm wrapper and numpy-style batched
+ * matmul. All heavy lifting is sgemm on the largest contiguous panels we can form: when
+ * B carries no batch and A's batch is dense, the batch folds into M and one call does
+ * everything (the common Linear-on-sequence case); otherwise one call per batch index. */
+#include "kern.h"
+
+#include <cblas.h>
+#include <string.h>
+
+static blasint ld_of(int64_t ld)
+{
+    /* cblas rejects ld < 1 even when the matrix is empty. */
+    return (blasint)(ld < 1 ? 1 : ld);
+}
+
+void au_kern_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                   const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                   int64_t ldc)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    if (k <= 0) {
+        for (int64_t i = 0; i < m; i++) {
+            float *row = c + i * ldc;
+            if (beta == 0.0f)
+                memset(row, 0, (size_t)n * sizeof(*row));
+            else
+                for (int64_t j = 0; j < n; j++)
+                    row[j] *= beta;
+        }
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, alpha, a,
+                ld_of(lda), b, ld_of(ldb), beta, c, ld_of(ldc));
+}
+
+/* True when B is shared by every batch and A's batches are laid out densely. */
+static bool batch_folds_into_m(const struct au_matmul *p)
+{
+    int64_t dense = p->m * p->k;
+    for (int i = p->n_batch - 1; i >= 0; i--) {
+        if (p->batch[i] != 1 && (p->b_stride[i] != 0 || p->a_stride[i] != dense))
+            return false;
+        dense *= p->batch[i];
+    }
+    return true;
+}
+
+void au_kern_matmul(const struct au_matmul *p, const float *a, const float *b, float *y)
+{
+    int64_t n_total = 1;
+    for (int i = 0; i < p->n_batch; i++)
+        n_total *= p->batch[i];
+    if (n_total == 0)
+        return;
+    if (batch_folds_into_m(p)) {
+        au_kern_sgemm(false, false, n_total * p->m, p->n, p->k, 1.0f, a, p->k, b, p->n, 0.0f, y,
+                      p->n);
+        return;
+    }
+    int64_t idx[AU_MAX_DIMS] = {0};
+    int64_t a_off = 0, b_off = 0, y_step = p->m * p->n;
+    for (int64_t t = 0; t < n_total; t++) {
+        au_kern_sgemm(false, false, p->m, p->n, p->k, 1.0f, a + a_off, p->k, b + b_off, p->n, 0.0f,
+                      y + t * y_step, p->n);
+        /* Odometer increment: offsets follow the broadcast strides. */
+        for (int i = p->n_batch - 1; i >= 0; i--) {
+            a_off += p->a_stride[i];
+            b_off += p->b_stride[i];
+            if (++idx[i] < p->batch[i])
+                break;
+            a_off -= p->a_stride[i] * p->batch[i];
+            b_off -= p->b_stride[i] * p->batch[i];
+            idx[i] = 0;
+        }
+    }
+}
