@@ -22,7 +22,7 @@
 /* raw_data and external data are little-endian; we copy them as is. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "add a byte swap for big-endian hosts");
 
-enum { ATTR_UNDEFINED = 0, ATTR_GRAPH = 5, DATA_LOCATION_EXTERNAL = 1 };
+enum { ATTR_UNDEFINED = 0, ATTR_GRAPH = 5, ATTR_GRAPHS = 10, DATA_LOCATION_EXTERNAL = 1 };
 
 struct ctx {
     const char *label;    /* model name for messages */
@@ -486,6 +486,7 @@ static int attr_payload(struct ctx *c, const Onnx__AttributeProto *ap, const cha
     case AU_ATTR_STRINGS:
         return attr_strings(ap, a);
     case ATTR_GRAPH:
+    case ATTR_GRAPHS:
         return fail(c, AU_UNSUPPORTED, "%s: graph attributes (subgraphs) are not supported", what);
     default:
         return fail(c, AU_UNSUPPORTED, "%s: attribute type %d is not supported", what, a->type);

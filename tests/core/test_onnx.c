@@ -705,10 +705,11 @@ static void test_onnx_refuses_bad_initializers(void)
 static void test_onnx_refuses_bad_attributes(void)
 {
     Onnx__ModelProto *m = mk_tiny();
-    Onnx__AttributeProto *a = add_attr(m->graph->node[0], "then_branch", 5 /* GRAPH */);
-    a->g = tb_new(sizeof(*a->g));
-    onnx__graph_proto__init(a->g);
+    add_attr(m->graph->node[0], "then_branch", 5 /* GRAPH */);
     expect_fail(m, AU_UNSUPPORTED, "node 'relu1' attribute 'then_branch': graph attributes");
+    m = mk_tiny();
+    add_attr(m->graph->node[0], "branches", 10 /* GRAPHS */);
+    expect_fail(m, AU_UNSUPPORTED, "node 'relu1' attribute 'branches': graph attributes");
 
     m = mk_tiny();
     add_attr(m->graph->node[0], "x", 0);
@@ -810,6 +811,40 @@ static void test_onnx_byte_flips_never_crash(void)
     /* Some flips only touch float payloads; most break structure. Both must occur. */
     CHECK(n_ok > 0 && n_ok < n_iter);
     printf("byte flips: %d of %d mutated models still loaded\n", n_ok, n_iter);
+}
+
+/* Graph attributes nest graphs in graphs; a deep nest must not recurse the parser into a
+ * stack overflow (the proto subset leaves subgraph fields out, so they are skipped). */
+static void prepend_len(uint8_t *buf, size_t *pos, unsigned field, size_t len)
+{
+    uint8_t tmp[16];
+    int n = 0;
+    tmp[n++] = (uint8_t)(field << 3 | 2);
+    do {
+        tmp[n++] = (uint8_t)((len & 0x7f) | (len > 0x7f ? 0x80 : 0));
+        len >>= 7;
+    } while (len);
+    *pos -= (size_t)n;
+    memcpy(buf + *pos, tmp, (size_t)n);
+}
+
+static void test_onnx_deeply_nested_subgraphs_do_not_overflow(void)
+{
+    const size_t depth = 200000, cap = depth * 16 + 64;
+    uint8_t *buf = malloc(cap);
+    size_t pos = cap;
+    for (size_t i = 0; i < depth; i++) {
+        prepend_len(buf, &pos, 6, cap - pos); /* AttributeProto.g */
+        prepend_len(buf, &pos, 5, cap - pos); /* NodeProto.attribute */
+        prepend_len(buf, &pos, 1, cap - pos); /* GraphProto.node */
+    }
+    prepend_len(buf, &pos, 7, cap - pos); /* ModelProto.graph */
+    struct au_graph *g = NULL;
+    struct au_diag d;
+    int rc = au_onnx_load_buffer(buf + pos, cap - pos, NULL, "deep.onnx", &g, &d);
+    CHECK(rc < 0 && g == NULL);
+    CHECK(has(&d, "deep.onnx: "));
+    free(buf);
 }
 
 /* Allocation failure at every site, protobuf-c's included: AU_NOMEM, no leak. */
@@ -1012,6 +1047,7 @@ int main(void)
         test_onnx_refuses_bad_attributes,
         test_onnx_truncations_fail_cleanly,
         test_onnx_byte_flips_never_crash,
+        test_onnx_deeply_nested_subgraphs_do_not_overflow,
         test_onnx_alloc_failure_at_every_site,
         test_onnx_external_data,
         test_onnx_loads_shared_lenet5,
