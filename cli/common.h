@@ -20,3 +20,21 @@ int cli_load_model(const char *path, int64_t batch, unsigned flags, struct au_gr
 double cli_now(void);
 
 #endif
+
+#include "dataset.h"
+
+/* Options shared by the commands that read data. */
+struct cli_data_opts {
+    const char *model, *inputs, *labels, *out;
+    int64_t batch, limit, threads;
+    float mean[AU_DATASET_MAX_CH], std[AU_DATASET_MAX_CH];
+    int32_t n_mean, n_std;
+};
+/* Parse argv[*i] if it is one of the shared options (--inputs --labels --out --batch
+ * --limit --threads --mean --std, or the positional model). Returns 1 if consumed, 0 if
+ * not one of them, -1 on a bad value (already printed). */
+int cli_data_opt(int argc, char **argv, int *i, struct cli_data_opts *o);
+/* Load the model input's dataset (single-input models). Prints errors. */
+int cli_open_inputs(struct au_graph *g, const struct cli_data_opts *o, struct au_dataset *ds);
+/* Targets as int64: n samples x positions (1 for a classifier, T for an LM). */
+int cli_open_targets(const char *path, int64_t n, int64_t positions, struct au_array *out);
