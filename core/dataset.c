@@ -44,9 +44,14 @@ int au_dataset_read_array(const char *path, int64_t max_rows, struct au_array *o
     if (!g)
         return au_diag_set(d, AU_IO, "%s: cannot open: %s", path,
                            errno ? strerror(errno) : "out of memory");
-    int n = gzread(g, m, sizeof(m));
+    int n = gzread(g, m, sizeof(m)), errnum = Z_OK;
     bool direct = gzdirect(g) != 0;
+    char zmsg[96];
+    snprintf(zmsg, sizeof(zmsg), "%s", gzerror(g, &errnum));
     gzclose_r(g);
+    if (n < 0)
+        return au_diag_set(d, errnum == Z_ERRNO ? AU_IO : AU_FORMAT, "%s: cannot read: %s", path,
+                           errnum == Z_ERRNO ? strerror(errno) : zmsg);
     if (n >= 6 && memcmp(m, "\x93NUMPY", 6) == 0) {
         if (!direct)
             return au_diag_set(d, AU_UNSUPPORTED,

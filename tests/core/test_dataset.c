@@ -328,6 +328,31 @@ static void test_dataset_sniffs_npy_idx_and_rejects_others(void)
     CHECK(a.t.data == NULL);
 }
 
+/* Every prefix of a gzip IDX file, through the sniffing entry point: a named error. */
+static void test_dataset_truncated_gzip_never_crashes(void)
+{
+    static const unsigned char lab[] = {0, 0, 8, 1, 0, 0, 0, 5, 1, 2, 3, 4, 5};
+    unsigned char gz[256];
+    size_t n = 0;
+    put(tmp_path("lab.gz"), true, lab, sizeof(lab));
+    FILE *f = fopen(tmp_path("lab.gz"), "rb");
+    n = f ? fread(gz, 1, sizeof(gz), f) : 0;
+    if (f)
+        fclose(f);
+    CHECK(n > 20);
+    for (size_t len = 0; len < n; len++) {
+        struct au_array a;
+        struct au_diag d = {""};
+        const char *p = tmp_path("cut.gz");
+        put(p, false, gz, len);
+        int st = au_dataset_load_labels(&a, p, 0, &d);
+        CHECK(st < 0 && strncmp(d.msg, p, strlen(p)) == 0 && a.t.data == NULL);
+        if (st >= 0)
+            fprintf(stderr, "  len %zu accepted\n", len);
+        au_array_fini(&a);
+    }
+}
+
 static void test_dataset_fashion_mnist_as_model_input(void)
 {
     struct au_dataset_input in = input("input", AU_DTYPE_F32, 3, 1, 28, 28);
@@ -399,6 +424,7 @@ int main(void)
     test_dataset_copy_batch_pads_short_last_batch();
     test_dataset_labels_from_npy();
     test_dataset_sniffs_npy_idx_and_rejects_others();
+    test_dataset_truncated_gzip_never_crashes();
     test_dataset_fashion_mnist_as_model_input();
     test_dataset_allocation_failure_at_every_site();
     char cmd[400];
