@@ -204,14 +204,14 @@ enum { KEY_DESCR = 1, KEY_FORTRAN = 2, KEY_SHAPE = 4 };
 
 static int parse_entry(struct cursor *c, struct npy_header *h, unsigned *seen)
 {
-    char key[32], descr[32];
+    char key[32] = "", descr[32];
     int st = parse_str(c, key, sizeof(key), "key");
+    if (st < 0)
+        return st;
     unsigned bit = !strcmp(key, "descr")           ? KEY_DESCR
                    : !strcmp(key, "fortran_order") ? KEY_FORTRAN
                    : !strcmp(key, "shape")         ? KEY_SHAPE
                                                    : 0;
-    if (st < 0)
-        return st;
     if (!bit)
         return au_diag_set(c->d, AU_FORMAT, "%s: header: unknown key '%s'", c->name, key);
     if (*seen & bit)
