@@ -81,7 +81,7 @@ static void test_bfp_shared_exponent_rule(void)
     CHECK_EQ_U64(m[0], 127);
     p.desc->decode(p.inst, c, m, 4, y);
     CHECK(y[0] == 1.75f && y[1] == 1.0f && y[2] == 0 && y[3] == -1.75f); /* u = 0.25 */
-    int wd;
+    int wd = -1;
     CHECK_EQ_INT(fc_field_lsb(p.lay.elem_fields, p.lay.n_elem_fields, "sign", &wd), 3);
     CHECK_EQ_INT(fc_field_lsb(p.lay.elem_fields, p.lay.n_elem_fields, "mantissa", &wd), 0);
     CHECK_EQ_INT(wd, 3);

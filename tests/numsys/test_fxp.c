@@ -51,7 +51,7 @@ static void test_fxp_twos_complement_range_and_ties(void)
     CHECK_EQ_U64(c, 0xF0u); /* -16 quanta in 8-bit two's complement */
     p.desc->decode(p.inst, &c, NULL, 1, &y);
     CHECK(y == -1.0f);
-    int w;
+    int w = -1;
     CHECK_EQ_INT(fc_field_lsb(p.lay.elem_fields, p.lay.n_elem_fields, "sign", &w), 7);
     CHECK_EQ_INT(fc_field_lsb(p.lay.elem_fields, p.lay.n_elem_fields, "integer", &w), 4);
     CHECK_EQ_INT(w, 3);
