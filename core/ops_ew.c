@@ -546,12 +546,10 @@ typedef void (*un_fn)(const void *x, void *y, int64_t n, const struct un_params 
         }                                                                                          \
     }
 
+/* Branch-free: expf(-x) overflows to inf for x < -88, giving the exact limit 0. */
 static inline float sigmoid_f32(float x)
 {
-    if (x >= 0)
-        return 1.0f / (1.0f + expf(-x));
-    float e = expf(x); // no overflow for very negative x
-    return e / (1.0f + e);
+    return 1.0f / (1.0f + expf(-x));
 }
 
 static inline float softplus_f32(float x)

@@ -108,9 +108,30 @@ struct red_acc {
 
 typedef void (*row_fn)(const void *x, int64_t stride, int64_t n, struct red_acc *a);
 
+/* Contiguous double sum with four partial sums: breaks the add latency chain, and the
+ * order is still fixed, so results stay deterministic. */
+static double sum_contig(const float *x, int64_t n)
+{
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += x[i];
+        s1 += x[i + 1];
+        s2 += x[i + 2];
+        s3 += x[i + 3];
+    }
+    for (; i < n; i++)
+        s0 += x[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
 static void sum_row(const void *vx, int64_t st, int64_t n, struct red_acc *a)
 {
     const float *x = vx;
+    if (st == 1) {
+        a->s += sum_contig(x, n);
+        return;
+    }
     double s = a->s;
     for (int64_t i = 0; i < n; i++)
         s += x[i * st];
@@ -509,10 +530,7 @@ int au_layer_norm_infer(const struct au_op_ctx *ctx, size_t *scratch, struct au_
 static void ln_row(const float *x, float *y, int64_t n, const float *sc, int64_t ss, const float *b,
                    int64_t sb, float eps, float *mean_out, float *inv_out)
 {
-    double mean = 0, var = 0;
-    for (int64_t i = 0; i < n; i++)
-        mean += x[i];
-    mean /= (double)n;
+    double mean = sum_contig(x, n) / (double)n, var = 0;
     for (int64_t i = 0; i < n; i++)
         var += ((double)x[i] - mean) * ((double)x[i] - mean);
     var /= (double)n;
