@@ -146,11 +146,6 @@ void au_bcast_copy(const struct au_tensor *src, void *dst, int n_dims, const int
     }
 }
 
-static char *shape_str(const struct au_tensor *t, char *buf, size_t len)
-{
-    return au_tensor_shape_str(t, buf, len);
-}
-
 /* Broadcast the shapes of in[0..n) into out[0]'s shape, or AU_SHAPE naming them. */
 static int infer_broadcast(const struct au_op_ctx *ctx, int n, int dtype, struct au_diag *d)
 {
@@ -165,7 +160,8 @@ static int infer_broadcast(const struct au_op_ctx *ctx, int n, int dtype, struct
             struct au_tensor acc = {.n_dims = nd};
             memcpy(acc.ne, ne, sizeof(ne));
             return au_ew_error(ctx, d, AU_SHAPE, "shapes %s and %s do not broadcast",
-                               shape_str(&acc, sa, sizeof(sa)), shape_str(b, sb, sizeof(sb)));
+                               au_tensor_shape_str(&acc, sa, sizeof(sa)),
+                               au_tensor_shape_str(b, sb, sizeof(sb)));
         }
         memcpy(ne, tmp, sizeof(ne));
     }

@@ -395,21 +395,27 @@ AU_EW_REDUCE_OPS(AU_X_)
 
 /* ------------------------------------------------------------------- Softmax -- */
 
-int au_softmax_infer(const struct au_op_ctx *ctx, size_t *scratch, struct au_diag *d)
+/* Shared by Softmax and LayerNormalization: inputs present, X float32, axis in range. */
+static int f32_axis(const struct au_op_ctx *ctx, int n_required, int *axis, struct au_diag *d)
 {
-    int axis;
-    *scratch = 0;
-    int rc = au_ew_need_inputs(ctx, 1, d);
+    int rc = au_ew_need_inputs(ctx, n_required, d);
     if (rc)
         return rc;
     const struct au_tensor *x = ctx->in[0];
     if (x->dtype != AU_DTYPE_F32)
         return au_ew_error(ctx, d, AU_DTYPE, "dtype %s not supported (float32 only)",
                            au_dtype_name(x->dtype));
-    rc = au_ew_axis(ctx, au_node_attr_int(ctx->node, "axis", -1), x->n_dims, "axis", &axis, d);
+    return au_ew_axis(ctx, au_node_attr_int(ctx->node, "axis", -1), x->n_dims, "axis", axis, d);
+}
+
+int au_softmax_infer(const struct au_op_ctx *ctx, size_t *scratch, struct au_diag *d)
+{
+    int axis;
+    *scratch = 0;
+    int rc = f32_axis(ctx, 1, &axis, d);
     if (rc)
         return rc;
-    au_tensor_set_shape(ctx->out[0], x->dtype, x->n_dims, x->ne);
+    au_tensor_set_shape(ctx->out[0], AU_DTYPE_F32, ctx->in[0]->n_dims, ctx->in[0]->ne);
     return AU_OK;
 }
 
@@ -502,14 +508,8 @@ int au_layer_norm_infer(const struct au_op_ctx *ctx, size_t *scratch, struct au_
 {
     int axis;
     *scratch = 0;
-    int rc = au_ew_need_inputs(ctx, 2, d);
-    if (rc)
-        return rc;
+    int rc = f32_axis(ctx, 2, &axis, d);
     const struct au_tensor *x = ctx->in[0];
-    if (x->dtype != AU_DTYPE_F32)
-        return au_ew_error(ctx, d, AU_DTYPE, "dtype %s not supported (float32 only)",
-                           au_dtype_name(x->dtype));
-    rc = au_ew_axis(ctx, au_node_attr_int(ctx->node, "axis", -1), x->n_dims, "axis", &axis, d);
     for (int k = 1; k < 3 && k < ctx->n_in && !rc; k++)
         if (ctx->in[k])
             rc = ln_param_ok(ctx, k, axis, d);
