@@ -147,7 +147,7 @@ static int descr_to_dtype(const char *s, const char *name, int *dtype, struct au
         return au_diag_set(d, AU_UNSUPPORTED,
                            "%s: descr: big-endian '%s' is not supported (little-endian only)", name,
                            s);
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+    for (size_t i = 0; s[0] && i < sizeof(map) / sizeof(map[0]); i++) {
         if (strcmp(s + 1, map[i].code) != 0)
             continue;
         /* '|' (not applicable) is how NumPy marks one-byte types; '<' is fine too. */

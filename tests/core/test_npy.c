@@ -276,6 +276,7 @@ static const struct hostile hostile_cases[] = {
     {"", 0, AU_FORMAT, "newline"},
     {"{'descr': '<f4', 'fortran_order': 0, 'shape': (2,)}\n", 8, AU_FORMAT, "True or False"},
     {"{'descr': '<U3', 'fortran_order': False, 'shape': (2,)}\n", 8, AU_UNSUPPORTED, "'<U3'"},
+    {"{'descr': '', 'fortran_order': False, 'shape': (2,)}\n", 8, AU_UNSUPPORTED, "dtype ''"},
     {"{'descr': '=f4', 'fortran_order': False, 'shape': (2,)}\n", 8, AU_UNSUPPORTED, "'=f4'"},
     {"{'descr': '|f4', 'fortran_order': False, 'shape': (2,)}\n", 8, AU_UNSUPPORTED, "'|f4'"},
     {"{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,)}\n", 8, AU_FORMAT,
