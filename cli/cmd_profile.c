@@ -6,47 +6,13 @@
 #include "common.h"
 #include "exec.h"
 #include "metrics.h"
+#include "ranges.h"
 
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct layer_range {
-    double min, max, absmax;
-    int64_t nonfinite;
-};
-
-struct profile {
-    struct layer_range *r; /* per node */
-    int64_t n_valid;       /* valid samples in the current batch */
-    int64_t batch;
-};
-
-static int range_hook(void *user, const struct au_hook_args *a)
-{
-    struct profile *p = user;
-    struct layer_range *r = &p->r[a->node_index];
-    const struct au_tensor *t = a->out[0];
-    if (t->dtype != AU_DTYPE_F32)
-        return 0;
-    int64_t n = au_tensor_numel(t);
-    if (t->n_dims >= 1 && t->ne[0] == p->batch)
-        n = n / p->batch * p->n_valid;
-    const float *x = t->data;
-    for (int64_t i = 0; i < n; i++) {
-        double v = x[i];
-        if (!isfinite(v)) {
-            r->nonfinite++;
-            continue;
-        }
-        r->min = v < r->min ? v : r->min;
-        r->max = v > r->max ? v : r->max;
-        r->absmax = fabs(v) > r->absmax ? fabs(v) : r->absmax;
-    }
-    return 0;
-}
 
 struct totals {
     double loss, acc, conf, diff;
@@ -81,8 +47,8 @@ static int score_batch(const struct au_graph *g, const struct au_array *tgt, int
     return 0;
 }
 
-static void print_report(const struct au_graph *g, const struct profile *p, const struct totals *t,
-                         int64_t n)
+static void print_report(const struct au_graph *g, const struct au_ranges *p,
+                         const struct totals *t, int64_t n)
 {
     double k = t->n ? 1.0 / (double)t->n : 0;
     printf("samples:    %lld%s\n", (long long)n, t->nonfinite ? " (some non-finite)" : "");
@@ -97,7 +63,7 @@ static void print_report(const struct au_graph *g, const struct profile *p, cons
         const struct au_node *nd = au_graph_node(g, i);
         if (!nd->is_layer)
             continue;
-        const struct layer_range *r = &p->r[i];
+        const struct au_range *r = &p->r[i];
         printf("%-4d %-32s %-10s %14.6g %14.6g %14.6g", i, au_node_label(nd), nd->op_type, r->min,
                r->max, r->absmax);
         if (r->nonfinite)
@@ -111,27 +77,26 @@ static int profile_run(struct au_graph *g, const struct cli_data_opts *o)
     struct au_dataset ds = {0};
     struct au_array tgt = {{0}};
     struct au_diag d = {{0}};
-    struct profile p = {.batch = au_graph_batch(g)};
+    struct au_ranges p = {0};
+    int64_t batch = au_graph_batch(g);
     struct totals t = {0};
     int rc = cli_open_inputs(g, o, &ds);
     const struct au_tensor *out = au_graph_output(g, 0);
     int64_t classes = out->ne[out->n_dims - 1];
     int64_t pos = out->n_dims >= 2 ? au_tensor_numel(out) / out->ne[0] / classes : 0;
-    if (!rc && (out->n_dims < 2 || out->ne[0] != p.batch || out->dtype != AU_DTYPE_F32)) {
+    if (!rc && (out->n_dims < 2 || out->ne[0] != batch || out->dtype != AU_DTYPE_F32)) {
         cli_error("%s: output 0 is not float logits [batch, ..., classes]", o->model);
         rc = -1;
     }
     if (!rc)
         rc = cli_open_targets(o->labels, ds.n, pos, &tgt);
-    p.r = calloc((size_t)au_graph_n_nodes(g) + 1, sizeof(*p.r));
-    for (int i = 0; p.r && i < au_graph_n_nodes(g); i++)
-        p.r[i] = (struct layer_range){DBL_MAX, -DBL_MAX, 0, 0};
-    if (!rc && (!p.r || au_hook_add(g, AU_HOOK_SEL_LAYERS, NULL, AU_HOOK_POST, range_hook, &p) < 0))
+    if (!rc && au_ranges_init(&p, g, &d)) {
+        cli_error("%s", d.msg);
         rc = -1;
-    for (int64_t s = 0; !rc && s < ds.n; s += p.batch) {
-        p.n_valid = ds.n - s < p.batch ? ds.n - s : p.batch;
-        rc = au_dataset_copy_batch(&ds, s, p.n_valid, au_graph_input_tensor(g, 0)->data, p.batch,
-                                   &d);
+    }
+    for (int64_t s = 0; !rc && s < ds.n; s += batch) {
+        p.n_valid = ds.n - s < batch ? ds.n - s : batch;
+        rc = au_dataset_copy_batch(&ds, s, p.n_valid, au_graph_input_tensor(g, 0)->data, batch, &d);
         if (!rc)
             rc = au_graph_run(g, &d);
         if (rc)
@@ -141,7 +106,7 @@ static int profile_run(struct au_graph *g, const struct cli_data_opts *o)
     }
     if (!rc)
         print_report(g, &p, &t, ds.n);
-    free(p.r);
+    au_ranges_fini(&p);
     au_array_fini(&tgt);
     au_dataset_fini(&ds);
     return rc;
