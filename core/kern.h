@@ -12,6 +12,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Hot elementwise loops are compiled for AVX2 too and picked at load time (GCC/clang
+ * function multiversioning); -std=c11 disables FMA contraction, so every clone rounds
+ * exactly like the baseline and results do not depend on the CPU's features. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang_analyzer__)
+#define AU_KERN_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define AU_KERN_CLONES
+#endif
+
 /* A sliding window over one H x W plane. Padding is implicit: taps outside the input
  * read as zero (Conv) or are skipped (pools). */
 struct au_win2d {
@@ -43,18 +52,21 @@ static inline void au_kern_range(int64_t off, int64_t stride, int64_t len, int64
     *hi = h > l ? h : l;
 }
 
-/* Scratch bytes au_kern_conv2d needs for p (0 for the direct paths; SIZE_MAX if the
+/* Scratch bytes au_kern_conv2d needs for p (0 for the pointwise path; SIZE_MAX if the
  * size overflows). */
 size_t au_kern_conv2d_scratch(const struct au_conv2d *p);
 /* y[n, c_out, oh, ow] = conv(x, w) + bias (bias may be NULL). scratch holds at least
  * au_kern_conv2d_scratch(p) bytes, 64-byte aligned. */
 void au_kern_conv2d(const struct au_conv2d *p, const float *x, const float *w, const float *bias,
-                    float *y, float *scratch);
+                    float *y, void *scratch);
 
-/* Pools over n_planes independent planes, x [n_planes, h, w] -> y [n_planes, oh, ow]. */
-void au_kern_maxpool2d(const struct au_win2d *g, int64_t n_planes, const float *x, float *y);
+/* Pools over n_planes independent planes, x [n_planes, h, w] -> y [n_planes, oh, ow].
+ * scratch holds au_kern_pool_scratch(g) bytes (column ranges), 8-byte aligned. */
+size_t au_kern_pool_scratch(const struct au_win2d *g);
+void au_kern_maxpool2d(const struct au_win2d *g, int64_t n_planes, const float *x, float *y,
+                       void *scratch);
 void au_kern_avgpool2d(const struct au_win2d *g, int64_t n_planes, bool count_include_pad,
-                       const float *x, float *y);
+                       const float *x, float *y, void *scratch);
 /* y[i] = max or mean of the plane_len values of plane i. */
 void au_kern_global_pool(int64_t n_planes, int64_t plane_len, bool is_max, const float *x,
                          float *y);

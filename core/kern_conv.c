@@ -37,7 +37,9 @@ static int64_t conv_batch(const struct au_conv2d *p)
 
 size_t au_kern_conv2d_scratch(const struct au_conv2d *p)
 {
-    if (is_depthwise(p) || is_pointwise(p))
+    if (is_depthwise(p))
+        return (size_t)(2 * p->g.kw) * sizeof(int64_t);
+    if (is_pointwise(p))
         return 0;
     int64_t nb = conv_batch(p);
     int64_t k = p->c_in / p->group * p->g.kh * p->g.kw;
@@ -150,9 +152,17 @@ static void conv_im2col(const struct au_conv2d *p, const float *x, const float *
     }
 }
 
-/* One output row of a depthwise plane: accumulate every tap that hits the input. */
-static void dw_row(const struct au_win2d *g, const float *xp, const float *wp, int64_t oh,
-                   float *restrict yrow)
+/* Depthwise column bookkeeping, shared by every row: each kernel column's valid output
+ * range, and the interior [in_lo, in_hi) where every column is valid. */
+struct dw_cols {
+    const int64_t *lo, *hi;
+    int64_t in_lo, in_hi;
+};
+
+/* Accumulate the taps of output row oh into yrow[a, b), tap by tap. */
+AU_KERN_CLONES
+static void dw_taps(const struct au_win2d *g, const struct dw_cols *c, const float *xp,
+                    const float *wp, int64_t oh, int64_t a, int64_t b, float *restrict yrow)
 {
     for (int64_t ki = 0; ki < g->kh; ki++) {
         int64_t ih = oh * g->sh + ki * g->dh - g->pt;
@@ -160,46 +170,119 @@ static void dw_row(const struct au_win2d *g, const float *xp, const float *wp, i
             continue;
         const float *restrict xrow = xp + ih * g->w;
         for (int64_t kj = 0; kj < g->kw; kj++) {
-            int64_t off = kj * g->dw - g->pl, lo, hi;
-            au_kern_range(off, g->sw, g->w, g->ow, &lo, &hi);
+            int64_t off = kj * g->dw - g->pl;
+            int64_t lo = c->lo[kj] > a ? c->lo[kj] : a, hi = c->hi[kj] < b ? c->hi[kj] : b;
             float wv = wp[ki * g->kw + kj];
-            if (g->sw == 1) {
-                for (int64_t o = lo; o < hi; o++)
-                    yrow[o] += wv * xrow[o + off];
-            } else {
-                for (int64_t o = lo; o < hi; o++)
-                    yrow[o] += wv * xrow[o * g->sw + off];
-            }
+            for (int64_t o = lo; o < hi; o++)
+                yrow[o] += wv * xrow[o * g->sw + off];
         }
     }
 }
 
+/* Interior of a K x K row with every tap valid: all taps in registers, one store per
+ * output. Same summation order as dw_taps (bias, then row-major taps), so the split
+ * between the two paths never changes a bit. K and SW are constants after inlining. */
+static inline __attribute__((always_inline)) void
+dw_fused(int K, int64_t SW, const float *const *rows, int64_t dw, int64_t off0, const float *wp,
+         float bias, int64_t a, int64_t b, float *restrict yrow)
+{
+    for (int64_t o = a; o < b; o++) {
+        float acc = bias;
+        for (int ki = 0; ki < K; ki++)
+            for (int kj = 0; kj < K; kj++)
+                acc += wp[ki * K + kj] * rows[ki][o * SW + off0 + kj * dw];
+        yrow[o] = acc;
+    }
+}
+
+/* Returns false when no specialisation fits (then dw_taps does the row). */
+AU_KERN_CLONES
+static bool dw_interior(const struct au_win2d *g, const float *const *rows, const float *wp,
+                        float bias, int64_t a, int64_t b, float *restrict yrow)
+{
+    int64_t off0 = -g->pl;
+    if (g->kh == 3 && g->kw == 3 && g->sw == 1)
+        dw_fused(3, 1, rows, g->dw, off0, wp, bias, a, b, yrow);
+    else if (g->kh == 3 && g->kw == 3 && g->sw == 2)
+        dw_fused(3, 2, rows, g->dw, off0, wp, bias, a, b, yrow);
+    else if (g->kh == 5 && g->kw == 5 && g->sw == 1)
+        dw_fused(5, 1, rows, g->dw, off0, wp, bias, a, b, yrow);
+    else if (g->kh == 5 && g->kw == 5 && g->sw == 2)
+        dw_fused(5, 2, rows, g->dw, off0, wp, bias, a, b, yrow);
+    else
+        return false;
+    return true;
+}
+
+/* One edge output of a row whose kernel rows are all valid: a handful per row, so a
+ * scalar loop beats setting up a vector loop per tap. Same summation order. */
+static float dw_edge(const struct au_win2d *g, const float *const *rows, const float *wp,
+                     float bias, int64_t o)
+{
+    float acc = bias;
+    int64_t iw0 = o * g->sw - g->pl, lo, hi;
+    au_kern_range(iw0, g->dw, g->w, g->kw, &lo, &hi);
+    for (int64_t ki = 0; ki < g->kh; ki++)
+        for (int64_t kj = lo; kj < hi; kj++)
+            acc += wp[ki * g->kw + kj] * rows[ki][iw0 + kj * g->dw];
+    return acc;
+}
+
+static void fill(float *y, int64_t a, int64_t b, float v)
+{
+    for (int64_t o = a; o < b; o++)
+        y[o] = v;
+}
+
+static void dw_row(const struct au_win2d *g, const struct dw_cols *c, const float *xp,
+                   const float *wp, float bias, int64_t oh, float *yrow)
+{
+    int64_t ih0 = oh * g->sh - g->pt, ih_last = ih0 + (g->kh - 1) * g->dh;
+    const float *rows[5];
+    bool fused = g->kh <= 5 && ih0 >= 0 && ih_last < g->h && c->in_lo < c->in_hi;
+    for (int64_t ki = 0; fused && ki < g->kh; ki++)
+        rows[ki] = xp + (ih0 + ki * g->dh) * g->w;
+    if (fused && dw_interior(g, rows, wp, bias, c->in_lo, c->in_hi, yrow)) {
+        for (int64_t o = 0; o < c->in_lo; o++)
+            yrow[o] = dw_edge(g, rows, wp, bias, o);
+        for (int64_t o = c->in_hi; o < g->ow; o++)
+            yrow[o] = dw_edge(g, rows, wp, bias, o);
+        return;
+    }
+    fill(yrow, 0, g->ow, bias);
+    dw_taps(g, c, xp, wp, oh, 0, g->ow, yrow);
+}
+
+/* ranges: scratch for 2 * kw int64 column ranges. */
 static void conv_depthwise(const struct au_conv2d *p, const float *x, const float *w,
-                           const float *bias, float *y)
+                           const float *bias, float *y, int64_t *ranges)
 {
     const struct au_win2d *g = &p->g;
     int64_t mult = p->c_out / p->c_in, hw_in = g->h * g->w, hw = g->oh * g->ow;
+    int64_t *lo = ranges, *hi = ranges + g->kw;
+    struct dw_cols c = {lo, hi, 0, g->ow};
+    for (int64_t kj = 0; kj < g->kw; kj++) {
+        au_kern_range(kj * g->dw - g->pl, g->sw, g->w, g->ow, &lo[kj], &hi[kj]);
+        c.in_lo = lo[kj] > c.in_lo ? lo[kj] : c.in_lo;
+        c.in_hi = hi[kj] < c.in_hi ? hi[kj] : c.in_hi;
+    }
     for (int64_t n = 0; n < p->n; n++) {
         for (int64_t oc = 0; oc < p->c_out; oc++) {
             const float *xp = x + (n * p->c_in + oc / mult) * hw_in;
             const float *wp = w + oc * g->kh * g->kw;
             float *yp = y + (n * p->c_out + oc) * hw, b = bias ? bias[oc] : 0.0f;
-            for (int64_t oh = 0; oh < g->oh; oh++) {
-                float *yrow = yp + oh * g->ow;
-                for (int64_t o = 0; o < g->ow; o++)
-                    yrow[o] = b;
-                dw_row(g, xp, wp, oh, yrow);
-            }
+            for (int64_t oh = 0; oh < g->oh; oh++)
+                dw_row(g, &c, xp, wp, b, oh, yp + oh * g->ow);
         }
     }
 }
 
 void au_kern_conv2d(const struct au_conv2d *p, const float *x, const float *w, const float *bias,
-                    float *y, float *scratch)
+                    float *y, void *scratch)
 {
     AU_ASSERT(p->group >= 1 && p->c_in % p->group == 0 && p->c_out % p->group == 0);
     if (is_depthwise(p))
-        conv_depthwise(p, x, w, bias, y);
+        conv_depthwise(p, x, w, bias, y, scratch);
     else if (is_pointwise(p))
         conv_pointwise(p, x, w, bias, y);
     else

@@ -1,14 +1,34 @@
 /* Pooling kernels. Each output row accumulates tap by tap over the output columns the
- * tap can reach (au_kern_range), so inner loops carry no padding tests and vectorise for
- * stride 1. MaxPool propagates NaN, as PyTorch does: an injected fault must stay visible.
+ * tap can reach (au_kern_range, once per call), so inner loops carry no padding tests
+ * and vectorise. MaxPool propagates NaN, as PyTorch does: an injected fault must stay visible.
  * AveragePool divisors are separable (rows x columns) and computed in closed form. */
 #include "kern.h"
 
 #include <math.h>
 
+/* Valid output column range of every kernel column, shared by all rows and planes. */
+struct col_ranges {
+    const int64_t *lo, *hi;
+};
+
+static struct col_ranges col_ranges_init(const struct au_win2d *g, void *scratch)
+{
+    int64_t *lo = scratch, *hi = lo + g->kw;
+    for (int64_t kj = 0; kj < g->kw; kj++)
+        au_kern_range(kj * g->dw - g->pl, g->sw, g->w, g->ow, &lo[kj], &hi[kj]);
+    return (struct col_ranges){lo, hi};
+}
+
+size_t au_kern_pool_scratch(const struct au_win2d *g)
+{
+    return (size_t)(2 * g->kw) * sizeof(int64_t);
+}
+
 /* Max over the taps of output row oh of one plane; rows start at -INFINITY, so a window
  * with no valid tap (only possible with odd dilations) yields -inf. */
-static void max_row(const struct au_win2d *g, const float *xp, int64_t oh, float *restrict yrow)
+AU_KERN_CLONES
+static void max_row(const struct au_win2d *g, struct col_ranges cr, const float *xp, int64_t oh,
+                    float *restrict yrow)
 {
     for (int64_t o = 0; o < g->ow; o++)
         yrow[o] = -INFINITY;
@@ -18,9 +38,8 @@ static void max_row(const struct au_win2d *g, const float *xp, int64_t oh, float
             continue;
         const float *restrict xrow = xp + ih * g->w;
         for (int64_t kj = 0; kj < g->kw; kj++) {
-            int64_t off = kj * g->dw - g->pl, lo, hi;
-            au_kern_range(off, g->sw, g->w, g->ow, &lo, &hi);
-            for (int64_t o = lo; o < hi; o++) {
+            int64_t off = kj * g->dw - g->pl;
+            for (int64_t o = cr.lo[kj]; o < cr.hi[kj]; o++) {
                 float v = xrow[o * g->sw + off], m = yrow[o];
                 yrow[o] = (v > m || v != v) ? v : m;
             }
@@ -28,17 +47,21 @@ static void max_row(const struct au_win2d *g, const float *xp, int64_t oh, float
     }
 }
 
-void au_kern_maxpool2d(const struct au_win2d *g, int64_t n_planes, const float *x, float *y)
+void au_kern_maxpool2d(const struct au_win2d *g, int64_t n_planes, const float *x, float *y,
+                       void *scratch)
 {
+    struct col_ranges cr = col_ranges_init(g, scratch);
     for (int64_t p = 0; p < n_planes; p++) {
         const float *xp = x + p * g->h * g->w;
         float *yp = y + p * g->oh * g->ow;
         for (int64_t oh = 0; oh < g->oh; oh++)
-            max_row(g, xp, oh, yp + oh * g->ow);
+            max_row(g, cr, xp, oh, yp + oh * g->ow);
     }
 }
 
-static void sum_row(const struct au_win2d *g, const float *xp, int64_t oh, float *restrict yrow)
+AU_KERN_CLONES
+static void sum_row(const struct au_win2d *g, struct col_ranges cr, const float *xp, int64_t oh,
+                    float *restrict yrow)
 {
     for (int64_t o = 0; o < g->ow; o++)
         yrow[o] = 0.0f;
@@ -48,13 +71,13 @@ static void sum_row(const struct au_win2d *g, const float *xp, int64_t oh, float
             continue;
         const float *restrict xrow = xp + ih * g->w;
         for (int64_t kj = 0; kj < g->kw; kj++) {
-            int64_t off = kj * g->dw - g->pl, lo, hi;
-            au_kern_range(off, g->sw, g->w, g->ow, &lo, &hi);
+            int64_t off = kj * g->dw - g->pl;
             if (g->sw == 1) {
-                for (int64_t o = lo; o < hi; o++)
-                    yrow[o] += xrow[o + off];
+                const float *restrict xs = xrow + off;
+                for (int64_t o = cr.lo[kj]; o < cr.hi[kj]; o++)
+                    yrow[o] += xs[o];
             } else {
-                for (int64_t o = lo; o < hi; o++)
+                for (int64_t o = cr.lo[kj]; o < cr.hi[kj]; o++)
                     yrow[o] += xrow[o * g->sw + off];
             }
         }
@@ -71,8 +94,9 @@ static int64_t tap_count(int64_t o, int64_t s, int64_t pad, int64_t k, int64_t d
 }
 
 void au_kern_avgpool2d(const struct au_win2d *g, int64_t n_planes, bool count_include_pad,
-                       const float *x, float *y)
+                       const float *x, float *y, void *scratch)
 {
+    struct col_ranges cr = col_ranges_init(g, scratch);
     /* Divisor region: the input, or the input with its explicit padding. Taps past the
      * padded end (ceil_mode overhang) never count, as in PyTorch and onnx.reference. */
     int64_t ha = count_include_pad ? -g->pt : 0, hb = g->h + (count_include_pad ? g->pb : 0);
@@ -84,7 +108,7 @@ void au_kern_avgpool2d(const struct au_win2d *g, int64_t n_planes, bool count_in
         const float *xp = x + p * g->h * g->w;
         for (int64_t oh = 0; oh < g->oh; oh++) {
             float *yrow = y + (p * g->oh + oh) * g->ow;
-            sum_row(g, xp, oh, yrow);
+            sum_row(g, cr, xp, oh, yrow);
             int64_t ch = tap_count(oh, g->sh, g->pt, g->kh, g->dh, ha, hb);
             for (int64_t o = 0; o < in_lo; o++)
                 yrow[o] /= (float)(ch * tap_count(o, g->sw, g->pl, g->kw, g->dw, wa, wb));

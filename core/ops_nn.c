@@ -137,6 +137,17 @@ static int win_resolve(const struct au_op_ctx *ctx, const char *op, bool ceil_mo
     return AU_OK;
 }
 
+/* run() gets the scratch infer() asked for; anything less is an executor bug, but it
+ * is reported rather than trusted. */
+static int check_scratch(const struct au_op_ctx *ctx, const char *op, size_t need,
+                         struct au_diag *d)
+{
+    if (need > 0 && (!ctx->scratch || ctx->scratch_bytes < need))
+        return au_diag_set(d, AU_INVALID, "%s: %s: scratch has %zu bytes, needs %zu", LBL(ctx), op,
+                           ctx->scratch ? ctx->scratch_bytes : 0, need);
+    return AU_OK;
+}
+
 /* 1-D windows become 2-D ones with a unit H axis. */
 static void win_to_2d(const struct win_attrs *w, struct au_win2d *g)
 {
@@ -289,10 +300,8 @@ static int conv_run(const struct au_op_ctx *ctx, struct au_diag *d)
     int st = conv_setup(ctx, &p, &wa, d);
     if (st < 0)
         return st;
-    size_t need = au_kern_conv2d_scratch(&p);
-    if (need > 0 && (!ctx->scratch || ctx->scratch_bytes < need))
-        return au_diag_set(d, AU_INVALID, "%s: Conv: scratch has %zu bytes, needs %zu", LBL(ctx),
-                           ctx->scratch ? ctx->scratch_bytes : 0, need);
+    if ((st = check_scratch(ctx, "Conv", au_kern_conv2d_scratch(&p), d)) < 0)
+        return st;
     const struct au_tensor *b = opt_in(ctx, 2);
     au_kern_conv2d(&p, ctx->in[0]->data, ctx->in[1]->data, b ? b->data : NULL, ctx->out[0]->data,
                    ctx->scratch);
@@ -555,7 +564,7 @@ static int maxpool_infer(const struct au_op_ctx *ctx, size_t *scratch_bytes, str
     if (st < 0)
         return st;
     pool_out_shape(ctx, &g);
-    *scratch_bytes = 0;
+    *scratch_bytes = au_kern_pool_scratch(&g);
     return AU_OK;
 }
 
@@ -566,7 +575,9 @@ static int maxpool_run(const struct au_op_ctx *ctx, struct au_diag *d)
     int st = pool_setup(ctx, "MaxPool", &g, &n_planes, d);
     if (st < 0)
         return st;
-    au_kern_maxpool2d(&g, n_planes, ctx->in[0]->data, ctx->out[0]->data);
+    if ((st = check_scratch(ctx, "MaxPool", au_kern_pool_scratch(&g), d)) < 0)
+        return st;
+    au_kern_maxpool2d(&g, n_planes, ctx->in[0]->data, ctx->out[0]->data, ctx->scratch);
     return AU_OK;
 }
 
@@ -578,7 +589,7 @@ static int avgpool_infer(const struct au_op_ctx *ctx, size_t *scratch_bytes, str
     if (st < 0)
         return st;
     pool_out_shape(ctx, &g);
-    *scratch_bytes = 0;
+    *scratch_bytes = au_kern_pool_scratch(&g);
     return AU_OK;
 }
 
@@ -590,7 +601,9 @@ static int avgpool_run(const struct au_op_ctx *ctx, struct au_diag *d)
     if (st < 0)
         return st;
     bool incl = au_node_attr_int(ctx->node, "count_include_pad", 0) != 0;
-    au_kern_avgpool2d(&g, n_planes, incl, ctx->in[0]->data, ctx->out[0]->data);
+    if ((st = check_scratch(ctx, "AveragePool", au_kern_pool_scratch(&g), d)) < 0)
+        return st;
+    au_kern_avgpool2d(&g, n_planes, incl, ctx->in[0]->data, ctx->out[0]->data, ctx->scratch);
     return AU_OK;
 }
 

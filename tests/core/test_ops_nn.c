@@ -380,6 +380,19 @@ static void test_conv_paths_large_planes_and_batches(void)
     CHECK(conv_check(&c));
     c.auto_pad = 1;
     CHECK(conv_check(&c));
+    /* Depthwise K x K fused interiors (3 and 5, strides 1 and 2, dilated) and a 7x7 one
+     * that takes the generic tap loop; bias only on some. */
+    for (int k = 3; k <= 7; k += 2)
+        for (int s = 1; s <= 2; s++)
+            for (int dl = 1; dl <= 2; dl++) {
+                c = (struct conv_case){.n_sp = 2, .n = 2, .c_in = 3, .c_out = 3, .group = 3};
+                c.bias = s == 1;
+                c.dim[0] = (struct ref_dim){
+                    .in = 19, .k = k, .s = s, .dl = dl, .pb = k / 2, .pe = k / 2 - 1 + s};
+                c.dim[1] = (struct ref_dim){
+                    .in = 23, .k = k, .s = s, .dl = dl, .pb = k / 2 + 1, .pe = k / 2};
+                CHECK(conv_check(&c));
+            }
 }
 
 /* ONNX's conv_with_strides_padding example: 7x5 ramp, 3x3 ones, stride 2, pads 1. */
