@@ -13,6 +13,35 @@ static blasint ld_of(int64_t ld)
     return (blasint)(ld < 1 ? 1 : ld);
 }
 
+/* A one-row or one-column product is a matrix-vector product: sgemv streams the matrix
+ * once, where sgemm would pack it first (batch-1 classifiers, 1-D MatMul). */
+static void gemv(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                 const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                 int64_t ldc)
+{
+    int64_t len = m == 1 ? n : m, inc_c = m == 1 ? 1 : ldc;
+    if (beta == 0.0f) /* beta = 0 must overwrite, even NaN garbage, whatever scal does */
+        for (int64_t i = 0; i < len; i++)
+            c[i * inc_c] = 0.0f;
+    if (m == 1) { /* c = op(B)^T x with x = row of op(A) */
+        blasint inc_x = (blasint)(trans_a ? lda : 1);
+        if (trans_b)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (blasint)n, (blasint)k, alpha, b, ld_of(ldb),
+                        a, inc_x, beta, c, 1);
+        else
+            cblas_sgemv(CblasRowMajor, CblasTrans, (blasint)k, (blasint)n, alpha, b, ld_of(ldb), a,
+                        inc_x, beta, c, 1);
+        return;
+    }
+    blasint inc_x = (blasint)(trans_b ? 1 : ldb); /* column of op(B) */
+    if (trans_a)
+        cblas_sgemv(CblasRowMajor, CblasTrans, (blasint)k, (blasint)m, alpha, a, ld_of(lda), b,
+                    inc_x, beta, c, (blasint)ldc);
+    else
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (blasint)m, (blasint)k, alpha, a, ld_of(lda), b,
+                    inc_x, beta, c, (blasint)ldc);
+}
+
 void au_kern_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                    const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                    int64_t ldc)
@@ -28,6 +57,10 @@ void au_kern_sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, 
                 for (int64_t j = 0; j < n; j++)
                     row[j] *= beta;
         }
+        return;
+    }
+    if (m == 1 || n == 1) {
+        gemv(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,

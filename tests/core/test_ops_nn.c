@@ -762,9 +762,13 @@ static void test_global_pools_match_reference(void)
 
 /* ---- Gemm ---- */
 
+/* m_fix / n_fix: force M or N (the sgemv paths), 0 = random. */
+static int64_t m_fix, n_fix;
+
 static void gemm_case(bool ta, bool tb, int c_nd, const int64_t *c_ne, float alpha, float beta)
 {
-    int64_t m = rint_in(1, 9), n = rint_in(1, 9), k = rint_in(1, 9);
+    int64_t m = m_fix ? m_fix : rint_in(1, 9), n = n_fix ? n_fix : rint_in(1, 9);
+    int64_t k = rint_in(1, 9);
     int64_t ane[2] = {ta ? k : m, ta ? m : k}, bne[2] = {tb ? n : k, tb ? k : n}, cne[2];
     for (int i = 0; i < c_nd; i++) /* c_ne: 0 = M or N by position, 1 = broadcast */
         cne[i] = c_ne[i] ? 1 : (i == c_nd - 1 ? n : m);
@@ -813,15 +817,21 @@ static void gemm_case(bool ta, bool tb, int c_nd, const int64_t *c_ne, float alp
 static void test_gemm_transposes_and_broadcast_c(void)
 {
     static const int64_t shapes[][2] = {{0, 0}, {1, 0}, {0, 1}, {1, 1}};
-    for (int ta = 0; ta < 2; ta++)
-        for (int tb = 0; tb < 2; tb++) {
-            gemm_case(ta, tb, -1, NULL, 1.0f, 1.0f);
-            gemm_case(ta, tb, 0, NULL, 0.5f, 2.0f);           /* scalar C */
-            gemm_case(ta, tb, 1, shapes[0] + 1, 1.5f, -1.0f); /* [N] */
-            gemm_case(ta, tb, 1, shapes[1], 1.0f, 0.25f);     /* [1] */
-            for (int s = 0; s < 4; s++)
-                gemm_case(ta, tb, 2, shapes[s], -0.75f, 1.0f);
-        }
+    static const int64_t fixes[][2] = {{0, 0}, {1, 0}, {0, 1}, {1, 1}};
+    for (int f = 0; f < 4; f++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                m_fix = fixes[f][0];
+                n_fix = fixes[f][1];
+                gemm_case(ta, tb, -1, NULL, 1.0f, 1.0f);
+                gemm_case(ta, tb, 0, NULL, 0.5f, 2.0f);           /* scalar C */
+                gemm_case(ta, tb, 1, shapes[0] + 1, 1.5f, -1.0f); /* [N] */
+                gemm_case(ta, tb, 1, shapes[1], 1.0f, 0.25f);     /* [1] */
+                for (int s = 0; s < 4; s++)
+                    gemm_case(ta, tb, 2, shapes[s], -0.75f, 1.0f);
+                gemm_case(ta, tb, 2, shapes[0], 1.0f, 0.0f); /* beta 0 ignores C */
+            }
+    m_fix = n_fix = 0;
 }
 
 static void test_gemm_errors(void)
