@@ -5,6 +5,7 @@
 
 #include "alloc.h"
 
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -327,4 +328,15 @@ int64_t au_graph_batch(const struct au_graph *g)
 size_t au_graph_peak_bytes(const struct au_graph *g)
 {
     return g->arena_bytes;
+}
+
+bool au_node_matches(const struct au_node *n, const char *sel)
+{
+    if (strcmp(sel, "*") == 0)
+        return n->is_layer;
+    if (strncmp(sel, "op:", 3) == 0)
+        return strcmp(n->op_type, sel + 3) == 0;
+    if (strpbrk(sel, "*?["))
+        return fnmatch(sel, n->name, 0) == 0;
+    return strcmp(n->name, sel) == 0;
 }

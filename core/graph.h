@@ -72,6 +72,9 @@ int au_graph_mark_output(struct au_graph *g, const char *name);
 int au_graph_add_node(struct au_graph *g, const char *name, const char *op_type, int n_in,
                       const char *const *in, int n_out, const char *const *out,
                       struct au_attr *attrs, int n_attrs, struct au_diag *d);
+/* Layer selectors (campaigns, formats): "*" = every layer, "op:Conv" = by op type, a
+ * shell glob ("*conv*", fnmatch) or an exact node name. */
+bool au_node_matches(const struct au_node *n, const char *selector);
 /* Directory of the model file (for messages); borrowed. */
 void au_graph_set_source(struct au_graph *g, const char *path);
 const char *au_graph_source(const struct au_graph *g);
