@@ -85,7 +85,7 @@ static size_t largest_block(const struct au_numsys_blocks *b)
 /* The elements a site's fault re-encodes: its block, or the element alone for a format
  * without metadata. *blk = SIZE_MAX in the latter case. AU_RANGE for a site outside. */
 static int site_region(const struct inj_layer *L, uint32_t t, size_t elem_base, size_t block_base,
-                       const struct au_site *s, size_t *first, size_t *len, size_t *blk,
+                       const struct au_inject_site *s, size_t *first, size_t *len, size_t *blk,
                        struct au_diag *d)
 {
     const struct au_numsys_layout *lay = au_numsys_fmt_layout(L->fmt[t]);
@@ -107,7 +107,7 @@ static int site_region(const struct inj_layer *L, uint32_t t, size_t elem_base, 
 
 /* Encode the block holding the site, apply the fault, decode it back in place. */
 static int apply_site(struct au_inject *inj, const struct inj_layer *L, uint32_t t, float *x,
-                      size_t elem_base, size_t block_base, const struct au_site *s,
+                      size_t elem_base, size_t block_base, const struct au_inject_site *s,
                       struct au_pcg32 *rng, struct au_flip_record *rec, struct au_diag *d)
 {
     const struct au_numsys_layout *lay = au_numsys_fmt_layout(L->fmt[t]);
@@ -175,7 +175,7 @@ static int inject_hook(void *user, const struct au_hook_args *a)
             struct au_pcg32 rng;
             au_pcg32_seed(&rng, inj->seed, sf->rng_seq);
             for (int k = 0; k < sf->n; k++) {
-                const struct au_site *s = &sf->sites[k];
+                const struct au_inject_site *s = &sf->sites[k];
                 if (s->layer != li || s->tensor != AU_TENSOR_ACT)
                     continue;
                 int rc = apply_site(inj, L, AU_TENSOR_ACT, x, (size_t)b * L->n_elems[0],
@@ -274,7 +274,7 @@ static int wsave_reserve(struct au_inject *inj, int n_w, size_t floats)
     return AU_OK;
 }
 
-static int apply_weights(struct au_inject *inj, const struct au_site *ws, int n_w,
+static int apply_weights(struct au_inject *inj, const struct au_inject_site *ws, int n_w,
                          struct au_flip_record *rec, int *first_node, struct au_diag *d)
 {
     size_t need = 0;
@@ -319,7 +319,7 @@ static void restore_weights(struct au_inject *inj)
 }
 
 int au_inject_run(struct au_inject *inj, const struct au_slot_faults *slots, int n_slots,
-                  const struct au_site *wsites, int n_w, struct au_flip_record *records,
+                  const struct au_inject_site *wsites, int n_w, struct au_flip_record *records,
                   struct au_diag *d)
 {
     int n_nodes = au_graph_n_nodes(inj->g), first = n_nodes, n_rec = 0;
@@ -335,7 +335,7 @@ int au_inject_run(struct au_inject *inj, const struct au_slot_faults *slots, int
     for (int b = 0; b < n_slots; b++) {
         off[b] = n_rec;
         for (int k = 0; k < slots[b].n; k++) {
-            const struct au_site *s = &slots[b].sites[k];
+            const struct au_inject_site *s = &slots[b].sites[k];
             if (s->layer < 0 || s->layer >= inj->n_layers || s->tensor != AU_TENSOR_ACT)
                 return au_diag_set(d, AU_RANGE, "slot %d: bad activation fault site", b);
             int node = inj->layers[s->layer].node;

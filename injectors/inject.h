@@ -23,7 +23,7 @@
 
 /* One fault. For activations, index counts within one sample's part of the output
  * (element index, or block index for metadata); for weights, within the weight tensor. */
-struct au_site {
+struct au_inject_site {
     int32_t layer;   /* emulation layer index (au_emul_layer) */
     uint32_t tensor; /* AU_TENSOR_ACT / AU_TENSOR_WEIGHT */
     uint32_t target; /* AU_FAULT_ELEM / AU_FAULT_META */
@@ -40,7 +40,7 @@ struct au_flip_record {
 };
 
 struct au_slot_faults {
-    const struct au_site *sites;
+    const struct au_inject_site *sites;
     int n;
     uint64_t rng_seq; /* stream for random values / stochastic rounding of this trial */
 };
@@ -63,7 +63,7 @@ int au_inject_golden(struct au_inject *inj, struct au_diag *d);
 /* Runs slots[0..n_slots) (n_slots <= batch) and weight faults; records[] receives one
  * entry per site in order: slot 0's sites, slot 1's, ..., then the weight sites. */
 int au_inject_run(struct au_inject *inj, const struct au_slot_faults *slots, int n_slots,
-                  const struct au_site *wsites, int n_w, struct au_flip_record *records,
+                  const struct au_inject_site *wsites, int n_w, struct au_flip_record *records,
                   struct au_diag *d);
 /* Naive mode (benchmarks, cross-checks): every run is a full forward pass that
  * overwrites the golden cache, as a tool without resume would do. */

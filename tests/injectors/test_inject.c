@@ -68,14 +68,15 @@ static void teardown(struct fixture *f)
 
 /* Random activation sites: one per slot, every layer in turn. */
 static void random_sites(struct fixture *f, struct au_pcg32 *r, int layer, uint32_t target,
-                         struct au_site *sites)
+                         struct au_inject_site *sites)
 {
     const struct au_numsys_layout *l = au_inject_layout(f->inj, layer, AU_TENSOR_ACT);
     uint64_t n = target == AU_FAULT_META ? au_inject_n_blocks(f->inj, layer, AU_TENSOR_ACT)
                                          : au_inject_n_elems(f->inj, layer, AU_TENSOR_ACT);
     uint32_t bits = target == AU_FAULT_META ? l->meta_bits : l->elem_bits;
     for (int b = 0; b < B; b++)
-        sites[b] = (struct au_site){layer,         AU_TENSOR_ACT,        target,
+        sites[b] =
+            (struct au_inject_site){layer,         AU_TENSOR_ACT,        target,
                                     AU_FAULT_FLIP, au_pcg32_next(r) % n, au_pcg32_next(r) % bits};
 }
 
@@ -91,7 +92,7 @@ static void test_fast_path_equals_full_rerun(const char *fmt, uint32_t target)
     int differ = 0, masked = 0, trials = 0;
     for (int rep = 0; rep < 6; rep++) {
         for (int layer = 0; layer < au_emul_n_layers(f.e); layer++) {
-            struct au_site sites[B];
+            struct au_inject_site sites[B];
             struct au_slot_faults slots[B];
             struct au_flip_record rec[B];
             struct au_diag d;
@@ -134,7 +135,7 @@ static int capture_hook(void *user, const struct au_hook_args *a)
 }
 
 /* Flip one site in slot 3 only; return which elements of the layer output changed. */
-static int changed_elems(struct fixture *f, int layer, const struct au_site *s, size_t *lo,
+static int changed_elems(struct fixture *f, int layer, const struct au_inject_site *s, size_t *lo,
                          size_t *hi)
 {
     const struct au_emul_layer *L = au_emul_layer(f->e, layer);
@@ -176,7 +177,8 @@ static void test_metadata_flip_changes_only_its_block(void)
     int checked = 0;
     for (uint64_t blk = 0; blk < nblk; blk += 97) {
         for (uint32_t bit = 0; bit < 8; bit++) {
-            struct au_site s = {layer, AU_TENSOR_ACT, AU_FAULT_META, AU_FAULT_FLIP, blk, bit};
+            struct au_inject_site s = {layer,         AU_TENSOR_ACT, AU_FAULT_META,
+                                       AU_FAULT_FLIP, blk,           bit};
             size_t lo, hi;
             int n = changed_elems(&f, layer, &s, &lo, &hi);
             /* block blk of slot 3: rows of 28 hold blocks [16, 12] */
@@ -199,7 +201,7 @@ static void test_element_flip_changes_only_its_element(void)
         return;
     uint64_t per = au_inject_n_elems(f.inj, 1, AU_TENSOR_ACT);
     for (uint64_t e = 0; e < per; e += 131) {
-        struct au_site s = {1, AU_TENSOR_ACT, AU_FAULT_ELEM, AU_FAULT_FLIP, e, 14};
+        struct au_inject_site s = {1, AU_TENSOR_ACT, AU_FAULT_ELEM, AU_FAULT_FLIP, e, 14};
         size_t lo, hi;
         int n = changed_elems(&f, 1, &s, &lo, &hi);
         CHECK_EQ_INT(n, 1);
@@ -218,9 +220,9 @@ static void test_weight_faults_are_undone(void)
     size_t nb = au_tensor_nbytes(w);
     float *before = malloc(nb);
     memcpy(before, w->data, nb);
-    struct au_site ws[3] = {{2, AU_TENSOR_WEIGHT, AU_FAULT_ELEM, AU_FAULT_FLIP, 5, 6},
-                            {2, AU_TENSOR_WEIGHT, AU_FAULT_ELEM, AU_FAULT_FLIP, 4000, 7},
-                            {2, AU_TENSOR_WEIGHT, AU_FAULT_META, AU_FAULT_FLIP, 0, 30}};
+    struct au_inject_site ws[3] = {{2, AU_TENSOR_WEIGHT, AU_FAULT_ELEM, AU_FAULT_FLIP, 5, 6},
+                                   {2, AU_TENSOR_WEIGHT, AU_FAULT_ELEM, AU_FAULT_FLIP, 4000, 7},
+                                   {2, AU_TENSOR_WEIGHT, AU_FAULT_META, AU_FAULT_FLIP, 0, 30}};
     struct au_flip_record rec[3];
     struct au_diag d;
     CHECK_EQ_INT(au_inject_run(f.inj, NULL, 0, ws, 3, rec, &d), 0);
@@ -229,7 +231,7 @@ static void test_weight_faults_are_undone(void)
     CHECK_EQ_INT(rec[0].slot, -1);
     CHECK(!au_graph_last_masked(f.g));
     /* a site outside the tensor is refused and nothing is left modified */
-    struct au_site bad = {2, AU_TENSOR_WEIGHT, AU_FAULT_ELEM, AU_FAULT_FLIP, 1u << 30, 0};
+    struct au_inject_site bad = {2, AU_TENSOR_WEIGHT, AU_FAULT_ELEM, AU_FAULT_FLIP, 1u << 30, 0};
     CHECK_EQ_INT(au_inject_run(f.inj, NULL, 0, &bad, 1, rec, &d), AU_RANGE);
     CHECK(memcmp(before, w->data, nb) == 0);
     free(before);
@@ -250,7 +252,7 @@ static void test_range_detector_clamps_exponent_flips(void)
     for (int b = 0; b < B; b++)
         CHECK_EQ_INT(au_inject_detected(f.inj, b), 0);
     /* bit 30 of a small fp32 value makes it huge: clamped to 1000 */
-    struct au_site s = {0, AU_TENSOR_ACT, AU_FAULT_ELEM, AU_FAULT_FLIP, 100, 30};
+    struct au_inject_site s = {0, AU_TENSOR_ACT, AU_FAULT_ELEM, AU_FAULT_FLIP, 100, 30};
     struct au_slot_faults slots[B] = {{0}};
     slots[2] = (struct au_slot_faults){&s, 1, 2};
     struct au_flip_record rec[1];
