@@ -88,4 +88,10 @@ struct au_matmul {
 };
 void au_kern_matmul(const struct au_matmul *p, const float *a, const float *b, float *y);
 
+/* Run fn(arg, lo, hi) over chunks of [0, n), one chunk per BLAS thread (inline when the
+ * work, n * work_per_item element operations, is small). Each item is done by exactly
+ * one call, so results never depend on the thread count. */
+void au_kern_parallel(int64_t n, int64_t work_per_item,
+                      void (*fn)(void *arg, int64_t lo, int64_t hi), void *arg);
+
 #endif

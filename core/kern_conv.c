@@ -51,17 +51,26 @@ size_t au_kern_conv2d_scratch(const struct au_conv2d *p)
     return nbytes;
 }
 
-/* Unfold one image's channels [c, h, w] into rows (c, ki, kj) of length oh*ow, row
+struct col_job {
+    const struct au_win2d *g;
+    const float *x; /* one image's channels of this group */
+    float *col;
+    int64_t ld;
+};
+
+/* Unfold channels [lo, hi) of one image into rows (ch, ki, kj) of length oh*ow, row
  * stride ld; taps in the padding become zeros. */
-static void im2col(const struct au_win2d *g, int64_t c, const float *x, float *col, int64_t ld)
+static void im2col_channels(void *arg, int64_t lo, int64_t hi)
 {
-    for (int64_t ch = 0; ch < c; ch++) {
-        const float *xc = x + ch * g->h * g->w;
+    const struct col_job *j = arg;
+    const struct au_win2d *g = j->g;
+    for (int64_t ch = lo; ch < hi; ch++) {
+        const float *xc = j->x + ch * g->h * g->w;
         for (int64_t ki = 0; ki < g->kh; ki++) {
             int64_t hoff = ki * g->dh - g->pt, hlo, hhi;
             au_kern_range(hoff, g->sh, g->h, g->oh, &hlo, &hhi);
             for (int64_t kj = 0; kj < g->kw; kj++) {
-                float *row = col + ((ch * g->kh + ki) * g->kw + kj) * ld;
+                float *row = j->col + ((ch * g->kh + ki) * g->kw + kj) * j->ld;
                 int64_t woff = kj * g->dw - g->pl, wlo, whi;
                 au_kern_range(woff, g->sw, g->w, g->ow, &wlo, &whi);
                 memset(row, 0, (size_t)(hlo * g->ow) * sizeof(float));
@@ -81,6 +90,12 @@ static void im2col(const struct au_win2d *g, int64_t c, const float *x, float *c
             }
         }
     }
+}
+
+static void im2col(const struct au_win2d *g, int64_t c, const float *x, float *col, int64_t ld)
+{
+    struct col_job job = {g, x, col, ld};
+    au_kern_parallel(c, g->kh * g->kw * g->oh * g->ow, im2col_channels, &job);
 }
 
 static void fill_bias(float *y, int64_t rows, int64_t len, const float *bias)
@@ -253,12 +268,35 @@ static void dw_row(const struct au_win2d *g, const struct dw_cols *c, const floa
     dw_taps(g, c, xp, wp, oh, 0, g->ow, yrow);
 }
 
+struct dw_job {
+    const struct au_conv2d *p;
+    const struct dw_cols *c;
+    const float *x, *w, *bias;
+    float *y;
+};
+
+/* Planes [lo, hi) of the output, plane = image * c_out + output channel. */
+static void dw_planes(void *arg, int64_t lo, int64_t hi)
+{
+    const struct dw_job *j = arg;
+    const struct au_conv2d *p = j->p;
+    const struct au_win2d *g = &p->g;
+    int64_t mult = p->c_out / p->c_in, hw_in = g->h * g->w, hw = g->oh * g->ow;
+    for (int64_t pl = lo; pl < hi; pl++) {
+        int64_t n = pl / p->c_out, oc = pl % p->c_out;
+        const float *xp = j->x + (n * p->c_in + oc / mult) * hw_in;
+        const float *wp = j->w + oc * g->kh * g->kw;
+        float *yp = j->y + pl * hw, b = j->bias ? j->bias[oc] : 0.0f;
+        for (int64_t oh = 0; oh < g->oh; oh++)
+            dw_row(g, j->c, xp, wp, b, oh, yp + oh * g->ow);
+    }
+}
+
 /* ranges: scratch for 2 * kw int64 column ranges. */
 static void conv_depthwise(const struct au_conv2d *p, const float *x, const float *w,
                            const float *bias, float *y, int64_t *ranges)
 {
     const struct au_win2d *g = &p->g;
-    int64_t mult = p->c_out / p->c_in, hw_in = g->h * g->w, hw = g->oh * g->ow;
     int64_t *lo = ranges, *hi = ranges + g->kw;
     struct dw_cols c = {lo, hi, 0, g->ow};
     for (int64_t kj = 0; kj < g->kw; kj++) {
@@ -266,15 +304,8 @@ static void conv_depthwise(const struct au_conv2d *p, const float *x, const floa
         c.in_lo = lo[kj] > c.in_lo ? lo[kj] : c.in_lo;
         c.in_hi = hi[kj] < c.in_hi ? hi[kj] : c.in_hi;
     }
-    for (int64_t n = 0; n < p->n; n++) {
-        for (int64_t oc = 0; oc < p->c_out; oc++) {
-            const float *xp = x + (n * p->c_in + oc / mult) * hw_in;
-            const float *wp = w + oc * g->kh * g->kw;
-            float *yp = y + (n * p->c_out + oc) * hw, b = bias ? bias[oc] : 0.0f;
-            for (int64_t oh = 0; oh < g->oh; oh++)
-                dw_row(g, &c, xp, wp, b, oh, yp + oh * g->ow);
-        }
-    }
+    struct dw_job job = {p, &c, x, w, bias, y};
+    au_kern_parallel(p->n * p->c_out, g->oh * g->ow * g->kh * g->kw, dw_planes, &job);
 }
 
 void au_kern_conv2d(const struct au_conv2d *p, const float *x, const float *w, const float *bias,

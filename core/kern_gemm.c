@@ -1,11 +1,18 @@
 /* GEMM kernels on OpenBLAS: a guarded cblas_sgemm wrapper and numpy-style batched
  * matmul. All heavy lifting is sgemm on the largest contiguous panels we can form: when
  * B carries no batch and A's batch is dense, the batch folds into M and one call does
- * everything (the common Linear-on-sequence case); otherwise one call per batch index. */
+ * everything (the common Linear-on-sequence case); otherwise one call per batch index.
+ * au_kern_parallel splits the non-BLAS kernels over the BLAS thread count. */
 #include "kern.h"
 
 #include <cblas.h>
+#include <pthread.h>
 #include <string.h>
+
+/* Threads for au_kern_parallel: at most this many, and only for this much work (in
+ * element operations), below which thread start-up (~20 us) costs more than it saves. */
+#define PAR_MAX_THREADS 64
+#define PAR_MIN_WORK    (1 << 18)
 
 static blasint ld_of(int64_t ld)
 {
@@ -107,5 +114,44 @@ void au_kern_matmul(const struct au_matmul *p, const float *a, const float *b, f
             b_off -= p->b_stride[i] * p->batch[i];
             idx[i] = 0;
         }
+    }
+}
+
+struct par_job {
+    void (*fn)(void *arg, int64_t lo, int64_t hi);
+    void *arg;
+    int64_t lo, hi;
+};
+
+static void *par_main(void *p)
+{
+    struct par_job *j = p;
+    j->fn(j->arg, j->lo, j->hi);
+    return NULL;
+}
+
+void au_kern_parallel(int64_t n, int64_t work_per_item,
+                      void (*fn)(void *arg, int64_t lo, int64_t hi), void *arg)
+{
+    int64_t t = openblas_get_num_threads();
+    t = t < PAR_MAX_THREADS ? t : PAR_MAX_THREADS;
+    t = t < n ? t : n;
+    if (t <= 1 || n * work_per_item < PAR_MIN_WORK) {
+        fn(arg, 0, n);
+        return;
+    }
+    struct par_job jobs[PAR_MAX_THREADS];
+    pthread_t tid[PAR_MAX_THREADS];
+    bool started[PAR_MAX_THREADS] = {false};
+    for (int64_t i = 0; i < t; i++)
+        jobs[i] = (struct par_job){fn, arg, n * i / t, n * (i + 1) / t};
+    for (int64_t i = 1; i < t; i++)
+        started[i] = pthread_create(&tid[i], NULL, par_main, &jobs[i]) == 0;
+    fn(arg, jobs[0].lo, jobs[0].hi);
+    for (int64_t i = 1; i < t; i++) {
+        if (started[i])
+            pthread_join(tid[i], NULL);
+        else /* no thread to be had: do the chunk here, same result */
+            fn(arg, jobs[i].lo, jobs[i].hi);
     }
 }

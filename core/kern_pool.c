@@ -47,16 +47,33 @@ static void max_row(const struct au_win2d *g, struct col_ranges cr, const float 
     }
 }
 
+/* One call's shared state; planes are independent, so they split across threads. */
+struct pool_job {
+    const struct au_win2d *g;
+    struct col_ranges cr;
+    const float *x;
+    float *y;
+    int64_t ha, hb, wa, wb; /* AveragePool divisor region */
+    int64_t in_lo, in_hi;   /* columns whose divisor is the full kw */
+};
+
+static void max_planes(void *arg, int64_t lo, int64_t hi)
+{
+    const struct pool_job *j = arg;
+    const struct au_win2d *g = j->g;
+    for (int64_t p = lo; p < hi; p++) {
+        const float *xp = j->x + p * g->h * g->w;
+        float *yp = j->y + p * g->oh * g->ow;
+        for (int64_t oh = 0; oh < g->oh; oh++)
+            max_row(g, j->cr, xp, oh, yp + oh * g->ow);
+    }
+}
+
 void au_kern_maxpool2d(const struct au_win2d *g, int64_t n_planes, const float *x, float *y,
                        void *scratch)
 {
-    struct col_ranges cr = col_ranges_init(g, scratch);
-    for (int64_t p = 0; p < n_planes; p++) {
-        const float *xp = x + p * g->h * g->w;
-        float *yp = y + p * g->oh * g->ow;
-        for (int64_t oh = 0; oh < g->oh; oh++)
-            max_row(g, cr, xp, oh, yp + oh * g->ow);
-    }
+    struct pool_job job = {.g = g, .cr = col_ranges_init(g, scratch), .x = x, .y = y};
+    au_kern_parallel(n_planes, g->oh * g->ow * g->kh * g->kw, max_planes, &job);
 }
 
 AU_KERN_CLONES
@@ -93,48 +110,100 @@ static int64_t tap_count(int64_t o, int64_t s, int64_t pad, int64_t k, int64_t d
     return hi - lo;
 }
 
-void au_kern_avgpool2d(const struct au_win2d *g, int64_t n_planes, bool count_include_pad,
-                       const float *x, float *y, void *scratch)
+static void avg_planes(void *arg, int64_t lo, int64_t hi)
 {
-    struct col_ranges cr = col_ranges_init(g, scratch);
-    /* Divisor region: the input, or the input with its explicit padding. Taps past the
-     * padded end (ceil_mode overhang) never count, as in PyTorch and onnx.reference. */
-    int64_t ha = count_include_pad ? -g->pt : 0, hb = g->h + (count_include_pad ? g->pb : 0);
-    int64_t wa = count_include_pad ? -g->pl : 0, wb = g->w + (count_include_pad ? g->pr : 0);
-    /* Columns whose whole window lies in [wa, wb) have divisor kw: skip the closed form. */
-    int64_t in_lo, in_hi;
-    au_kern_range(-g->pl - wa, g->sw, wb - wa - (g->kw - 1) * g->dw, g->ow, &in_lo, &in_hi);
-    for (int64_t p = 0; p < n_planes; p++) {
-        const float *xp = x + p * g->h * g->w;
+    const struct pool_job *j = arg;
+    const struct au_win2d *g = j->g;
+    for (int64_t p = lo; p < hi; p++) {
+        const float *xp = j->x + p * g->h * g->w;
         for (int64_t oh = 0; oh < g->oh; oh++) {
-            float *yrow = y + (p * g->oh + oh) * g->ow;
-            sum_row(g, cr, xp, oh, yrow);
-            int64_t ch = tap_count(oh, g->sh, g->pt, g->kh, g->dh, ha, hb);
-            for (int64_t o = 0; o < in_lo; o++)
-                yrow[o] /= (float)(ch * tap_count(o, g->sw, g->pl, g->kw, g->dw, wa, wb));
+            float *yrow = j->y + (p * g->oh + oh) * g->ow;
+            sum_row(g, j->cr, xp, oh, yrow);
+            int64_t ch = tap_count(oh, g->sh, g->pt, g->kh, g->dh, j->ha, j->hb);
+            for (int64_t o = 0; o < j->in_lo; o++)
+                yrow[o] /= (float)(ch * tap_count(o, g->sw, g->pl, g->kw, g->dw, j->wa, j->wb));
             float div = (float)(ch * g->kw);
-            for (int64_t o = in_lo; o < in_hi; o++)
+            for (int64_t o = j->in_lo; o < j->in_hi; o++)
                 yrow[o] /= div;
-            for (int64_t o = in_hi; o < g->ow; o++)
-                yrow[o] /= (float)(ch * tap_count(o, g->sw, g->pl, g->kw, g->dw, wa, wb));
+            for (int64_t o = j->in_hi; o < g->ow; o++)
+                yrow[o] /= (float)(ch * tap_count(o, g->sw, g->pl, g->kw, g->dw, j->wa, j->wb));
         }
     }
 }
 
+void au_kern_avgpool2d(const struct au_win2d *g, int64_t n_planes, bool count_include_pad,
+                       const float *x, float *y, void *scratch)
+{
+    /* Divisor region: the input, or the input with its explicit padding. Taps past the
+     * padded end (ceil_mode overhang) never count, as in PyTorch and onnx.reference. */
+    struct pool_job j = {.g = g, .cr = col_ranges_init(g, scratch), .x = x, .y = y};
+    j.ha = count_include_pad ? -g->pt : 0;
+    j.hb = g->h + (count_include_pad ? g->pb : 0);
+    j.wa = count_include_pad ? -g->pl : 0;
+    j.wb = g->w + (count_include_pad ? g->pr : 0);
+    /* Columns whose whole window lies in [wa, wb) have divisor kw: skip the closed form. */
+    au_kern_range(-g->pl - j.wa, g->sw, j.wb - j.wa - (g->kw - 1) * g->dw, g->ow, &j.in_lo,
+                  &j.in_hi);
+    au_kern_parallel(n_planes, g->oh * g->ow * g->kh * g->kw, avg_planes, &j);
+}
+
+/* Lanes of partial sums: fixed, so the summation order (and every bit) is the same on
+ * every CPU, while the compiler can keep the lanes in vector registers. */
+#define GP_LANES 8
+
+AU_KERN_CLONES
+static float plane_mean(const float *restrict xp, int64_t len)
+{
+    double lane[GP_LANES] = {0};
+    int64_t i = 0;
+    for (; i + GP_LANES <= len; i += GP_LANES)
+        for (int j = 0; j < GP_LANES; j++)
+            lane[j] += xp[i + j];
+    double s = 0.0;
+    for (int j = 0; j < GP_LANES; j++)
+        s += lane[j];
+    for (; i < len; i++)
+        s += xp[i];
+    return len ? (float)(s / (double)len) : 0.0f;
+}
+
+AU_KERN_CLONES
+static float plane_max(const float *restrict xp, int64_t len)
+{
+    float lane[GP_LANES];
+    for (int j = 0; j < GP_LANES; j++)
+        lane[j] = -INFINITY;
+    int64_t i = 0;
+    for (; i + GP_LANES <= len; i += GP_LANES)
+        for (int j = 0; j < GP_LANES; j++) {
+            float v = xp[i + j];
+            lane[j] = (v > lane[j] || v != v) ? v : lane[j];
+        }
+    float m = -INFINITY;
+    for (int j = 0; j < GP_LANES; j++)
+        m = (lane[j] > m || lane[j] != lane[j]) ? lane[j] : m;
+    for (; i < len; i++)
+        m = (xp[i] > m || xp[i] != xp[i]) ? xp[i] : m;
+    return m;
+}
+
+struct global_job {
+    const float *x;
+    float *y;
+    int64_t len;
+    bool is_max;
+};
+
+static void global_planes(void *arg, int64_t lo, int64_t hi)
+{
+    const struct global_job *j = arg;
+    for (int64_t p = lo; p < hi; p++)
+        j->y[p] = j->is_max ? plane_max(j->x + p * j->len, j->len)
+                            : plane_mean(j->x + p * j->len, j->len);
+}
+
 void au_kern_global_pool(int64_t n_planes, int64_t plane_len, bool is_max, const float *x, float *y)
 {
-    for (int64_t p = 0; p < n_planes; p++) {
-        const float *xp = x + p * plane_len;
-        if (is_max) {
-            float m = -INFINITY;
-            for (int64_t i = 0; i < plane_len; i++)
-                m = (xp[i] > m || xp[i] != xp[i]) ? xp[i] : m;
-            y[p] = m;
-        } else {
-            double s = 0.0;
-            for (int64_t i = 0; i < plane_len; i++)
-                s += xp[i];
-            y[p] = plane_len ? (float)(s / (double)plane_len) : 0.0f;
-        }
-    }
+    struct global_job job = {x, y, plane_len, is_max};
+    au_kern_parallel(n_planes, plane_len, global_planes, &job);
 }

@@ -722,6 +722,29 @@ static int bn_infer(const struct au_op_ctx *ctx, size_t *scratch_bytes, struct a
     return AU_OK;
 }
 
+struct bn_job {
+    const float *x, *scale, *bias, *mean, *var;
+    float *y;
+    double eps;
+    int64_t c, len;
+};
+
+/* Planes [lo, hi), plane = image * C + channel. */
+AU_KERN_CLONES
+static void bn_planes(void *arg, int64_t lo, int64_t hi)
+{
+    const struct bn_job *j = arg;
+    for (int64_t p = lo; p < hi; p++) {
+        int64_t ch = p % j->c;
+        double ad = j->scale[ch] / sqrt((double)j->var[ch] + j->eps);
+        float a = (float)ad, b = (float)(j->bias[ch] - j->mean[ch] * ad);
+        const float *xp = j->x + p * j->len;
+        float *yp = j->y + p * j->len;
+        for (int64_t i = 0; i < j->len; i++)
+            yp[i] = xp[i] * a + b;
+    }
+}
+
 /* y = (x - mean) / sqrt(var + eps) * scale + B, folded per channel into y = a x + b. */
 static int bn_run(const struct au_op_ctx *ctx, struct au_diag *d)
 {
@@ -729,23 +752,18 @@ static int bn_run(const struct au_op_ctx *ctx, struct au_diag *d)
     if (st < 0)
         return st;
     const struct au_tensor *x = ctx->in[0];
-    const float *xd = x->data, *scale = ctx->in[1]->data, *bias = ctx->in[2]->data;
-    const float *mean = ctx->in[3]->data, *var = ctx->in[4]->data;
-    float *y = ctx->out[0]->data;
-    double eps = au_node_attr_float(ctx->node, "epsilon", 1e-5f);
-    int64_t c = x->ne[1], len = 1;
+    struct bn_job j = {.x = x->data,
+                       .scale = ctx->in[1]->data,
+                       .bias = ctx->in[2]->data,
+                       .mean = ctx->in[3]->data,
+                       .var = ctx->in[4]->data,
+                       .y = ctx->out[0]->data,
+                       .eps = au_node_attr_float(ctx->node, "epsilon", 1e-5f),
+                       .c = x->ne[1],
+                       .len = 1};
     for (int i = 2; i < x->n_dims; i++)
-        len *= x->ne[i];
-    for (int64_t n = 0; n < x->ne[0]; n++) {
-        for (int64_t ch = 0; ch < c; ch++) {
-            double ad = scale[ch] / sqrt((double)var[ch] + eps);
-            float a = (float)ad, b = (float)(bias[ch] - mean[ch] * ad);
-            const float *xp = xd + (n * c + ch) * len;
-            float *yp = y + (n * c + ch) * len;
-            for (int64_t i = 0; i < len; i++)
-                yp[i] = xp[i] * a + b;
-        }
-    }
+        j.len *= x->ne[i];
+    au_kern_parallel(x->ne[0] * j.c, j.len, bn_planes, &j);
     return AU_OK;
 }
 

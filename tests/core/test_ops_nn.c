@@ -5,6 +5,7 @@
  * from check_seed(); outputs carry canary words to catch overruns. */
 #include "../check.h"
 #include "core/alloc.h"
+#include "core/exec.h"
 #include "core/graph.h"
 #include "core/op.h"
 
@@ -1031,6 +1032,74 @@ static void test_batchnorm_matches_formula(void)
         tb_fini(&p[i]);
 }
 
+/* ---- threads ---- */
+
+/* Runs node on inputs with 1, 2 and 3 threads; the outputs must be bit-identical. */
+static void check_thread_invariant(struct au_node *node, int n_in,
+                                   const struct au_tensor *const *in)
+{
+    struct au_tensor y[3];
+    struct au_diag d;
+    for (int t = 0; t < 3; t++) {
+        au_set_threads(t + 1);
+        CHECK_EQ_INT(run_op(node, n_in, in, &y[t], NULL, &d), 0);
+    }
+    au_set_threads(2);
+    if (!y[0].data || !y[1].data || !y[2].data)
+        return;
+    size_t nbytes = au_tensor_nbytes(&y[0]);
+    CHECK(memcmp(y[0].data, y[1].data, nbytes) == 0);
+    CHECK(memcmp(y[0].data, y[2].data, nbytes) == 0);
+    for (int t = 0; t < 3; t++)
+        au_free_aligned(y[t].data);
+}
+
+/* Big enough to split across threads: depthwise, pools, BN, global pools. */
+static void test_threaded_kernels_are_bit_identical(void)
+{
+    int64_t xne[4] = {2, 32, 56, 56}, dwne[4] = {32, 1, 3, 3};
+    int64_t cne[1] = {32}, pads[4] = {1, 1, 1, 1}, ks[2] = {3, 3}, st[2] = {2, 2};
+    struct tensor_buf x, dw, p[4];
+    tb_init(&x, 4, xne);
+    tb_init(&dw, 4, dwne);
+    for (int i = 0; i < 4; i++)
+        tb_init(&p[i], 1, cne);
+    for (int i = 0; i < 32; i++)
+        p[3].data[i] = fabsf(p[3].data[i]) + 0.5f;
+    struct node_b nb;
+    nb_init(&nb, "dw", "Conv");
+    nb_ints(&nb, "pads", 4, pads);
+    nb_int(&nb, "group", 32);
+    const struct au_tensor *in_dw[2] = {&x.t, &dw.t};
+    check_thread_invariant(&nb.node, 2, in_dw);
+    const struct au_tensor *in_x[1] = {&x.t};
+    for (int is_max = 0; is_max < 2; is_max++) {
+        nb_init(&nb, "pool", is_max ? "MaxPool" : "AveragePool");
+        nb_ints(&nb, "kernel_shape", 2, ks);
+        nb_ints(&nb, "strides", 2, st);
+        nb_ints(&nb, "pads", 4, pads);
+        check_thread_invariant(&nb.node, 1, in_x);
+        nb_init(&nb, "gp", is_max ? "GlobalMaxPool" : "GlobalAveragePool");
+        check_thread_invariant(&nb.node, 1, in_x);
+    }
+    nb_init(&nb, "bn", "BatchNormalization");
+    const struct au_tensor *in_bn[5] = {&x.t, &p[0].t, &p[1].t, &p[2].t, &p[3].t};
+    check_thread_invariant(&nb.node, 5, in_bn);
+    /* Threaded depthwise and im2col still match the reference. sgemm itself may round
+     * differently per thread count (OpenBLAS), so dense conv is not compared bitwise. */
+    struct conv_case c = {.n_sp = 2, .n = 2, .c_in = 32, .c_out = 32, .group = 32, .bias = true};
+    c.dim[0] = (struct ref_dim){.in = 56, .k = 3, .s = 1, .dl = 1, .pb = 1, .pe = 1};
+    c.dim[1] = c.dim[0];
+    CHECK(conv_check(&c));
+    c.c_out = 8;
+    c.group = 1;
+    CHECK(conv_check(&c));
+    tb_fini(&x);
+    tb_fini(&dw);
+    for (int i = 0; i < 4; i++)
+        tb_fini(&p[i]);
+}
+
 int main(void)
 {
     rng_state = check_seed();
@@ -1049,5 +1118,6 @@ int main(void)
     test_matmul_numpy_broadcasting();
     test_matmul_errors();
     test_batchnorm_matches_formula();
+    test_threaded_kernels_are_bit_identical();
     return check_report("test_ops_nn");
 }
