@@ -184,8 +184,9 @@ static int check_schema(const struct au_numsys_desc *ds, char *err, size_t err_l
     }
     struct au_diag pd;
     char *norm = NULL;
-    if (au_numsys_params_normalize(ds, NULL, &norm, &pd) < 0)
-        return errf(err, err_len, "defaults: %s", pd.msg);
+    int rc = au_numsys_params_normalize(ds, NULL, &norm, &pd);
+    if (rc < 0)
+        return rc == AU_NOMEM ? rc : errf(err, err_len, "defaults: %s", pd.msg);
     au_free(norm);
     if (ds->n_presets > 4096 || (ds->n_presets && !ds->presets))
         return errf(err, err_len, "n_presets %u but no preset array", ds->n_presets);
@@ -196,8 +197,9 @@ static int check_schema(const struct au_numsys_desc *ds, char *err, size_t err_l
         for (uint32_t j = 0; j < i; j++)
             if (strcmp(ds->presets[j].name, ps->name) == 0)
                 return errf(err, err_len, "preset '%s' declared twice", ps->name);
-        if (au_numsys_params_normalize(ds, ps->params_json, &norm, &pd) < 0)
-            return errf(err, err_len, "preset '%s': %s", ps->name, pd.msg);
+        rc = au_numsys_params_normalize(ds, ps->params_json, &norm, &pd);
+        if (rc < 0)
+            return rc == AU_NOMEM ? rc : errf(err, err_len, "preset '%s': %s", ps->name, pd.msg);
         au_free(norm);
     }
     return 0;
@@ -210,9 +212,10 @@ static int check_default_layout(const struct au_numsys_desc *ds, char *err, size
     struct au_diag pd;
     char *norm = NULL, perr[200] = "";
     au_numsys_inst *inst = NULL;
-    if (au_numsys_params_normalize(ds, NULL, &norm, &pd) < 0)
-        return errf(err, err_len, "%s", pd.msg);
-    int rc = ds->create(norm, &inst, perr, sizeof(perr));
+    int rc = au_numsys_params_normalize(ds, NULL, &norm, &pd);
+    if (rc < 0)
+        return rc == AU_NOMEM ? rc : errf(err, err_len, "%s", pd.msg);
+    rc = ds->create(norm, &inst, perr, sizeof(perr));
     au_free(norm);
     if (rc < 0 || !inst)
         return errf(err, err_len, "create with default parameters failed: %s",
@@ -227,19 +230,17 @@ static int check_default_layout(const struct au_numsys_desc *ds, char *err, size
     return 0;
 }
 
+/* Everything about a descriptor; the reason goes to err without the versions, which
+ * refused() appends so every refusal names both. */
 static int check_desc(const struct au_numsys_desc *ds, char *err, size_t err_len)
 {
     if (!ds)
-        return errf(err, err_len, "au_numsys_entry returned NULL (aurum ABI v%u)",
-                    AU_NUMSYS_ABI_VERSION);
+        return errf(err, err_len, "au_numsys_entry returned NULL");
     if (ds->abi_version != AU_NUMSYS_ABI_VERSION)
-        return errf(err, err_len, "plugin ABI version %u, aurum supports ABI v%u", ds->abi_version,
-                    AU_NUMSYS_ABI_VERSION);
+        return errf(err, err_len, "unsupported plugin ABI version");
     if (ds->struct_size < V1_DESC_SIZE)
-        return errf(err, err_len,
-                    "descriptor struct_size %u is smaller than ABI v1's %zu "
-                    "(plugin ABI v%u, aurum ABI v%u)",
-                    ds->struct_size, (size_t)V1_DESC_SIZE, ds->abi_version, AU_NUMSYS_ABI_VERSION);
+        return errf(err, err_len, "descriptor struct_size %u is smaller than ABI v1's %zu",
+                    ds->struct_size, (size_t)V1_DESC_SIZE);
     if (!is_ident(ds->name))
         return errf(err, err_len, "plugin name missing or not [A-Za-z0-9_]+");
     const char *null_fn = !ds->create    ? "create"
@@ -249,12 +250,45 @@ static int check_desc(const struct au_numsys_desc *ds, char *err, size_t err_len
                           : !ds->decode  ? "decode"
                                          : NULL;
     if (null_fn)
-        return errf(err, err_len, "'%s': %s is NULL but mandatory (plugin ABI v%u, aurum ABI v%u)",
-                    ds->name, null_fn, ds->abi_version, AU_NUMSYS_ABI_VERSION);
+        return errf(err, err_len, "'%s': %s is NULL but mandatory", ds->name, null_fn);
     char sub[200];
-    if (check_schema(ds, sub, sizeof(sub)) < 0 || check_default_layout(ds, sub, sizeof(sub)) < 0)
-        return errf(err, err_len, "'%s': %s", ds->name, sub);
-    return 0;
+    int rc = check_schema(ds, sub, sizeof(sub));
+    if (rc == AU_OK)
+        rc = check_default_layout(ds, sub, sizeof(sub));
+    if (rc < 0)
+        return rc == AU_NOMEM ? rc : errf(err, err_len, "'%s': %s", ds->name, sub);
+    return AU_OK;
+}
+
+static int refused(struct au_diag *d, const char *origin, const struct au_numsys_desc *ds,
+                   const char *reason)
+{
+    if (!ds)
+        return au_diag_set(d, AU_PLUGIN, "%s: %s (aurum ABI v%u)", origin, reason,
+                           AU_NUMSYS_ABI_VERSION);
+    return au_diag_set(d, AU_PLUGIN, "%s: %s (plugin ABI v%u, aurum ABI v%u)", origin, reason,
+                       ds->abi_version, AU_NUMSYS_ABI_VERSION);
+}
+
+/* Presets are looked up across plugins, first loaded first: say when one is shadowed. */
+static int warn_preset_clashes(au_numsys_registry *r, const struct au_numsys_desc *ds,
+                               const char *origin)
+{
+    for (uint32_t j = 0; j < ds->n_presets; j++) {
+        const struct au_preset *other = NULL;
+        const struct au_numsys_plugin *p =
+            au_numsys_registry_find_preset(r, ds->presets[j].name, &other);
+        if (!p)
+            p = au_numsys_registry_find(r, ds->presets[j].name);
+        if (!p)
+            continue;
+        char msg[PATH_MAX + 200];
+        snprintf(msg, sizeof(msg), "%s: preset '%s' of '%s' is shadowed by '%s' from %s", origin,
+                 ds->presets[j].name, ds->name, p->desc->name, p->path);
+        if (warn(r, msg) < 0)
+            return AU_NOMEM;
+    }
+    return AU_OK;
 }
 
 static int append(au_numsys_registry *r, const struct au_numsys_desc *ds, const char *origin,
@@ -264,6 +298,8 @@ static int append(au_numsys_registry *r, const struct au_numsys_desc *ds, const 
         if (strcmp(r->slots[i].pub.desc->name, ds->name) == 0)
             return au_diag_set(d, AU_INVALID, "%s: format '%s' already loaded from %s; ignored",
                                origin, ds->name, r->slots[i].pub.path);
+    if (warn_preset_clashes(r, ds, origin) < 0)
+        return au_diag_set(d, AU_NOMEM, "%s: out of memory", origin);
     if (r->n == r->cap) {
         size_t nc = r->cap ? r->cap * 2 : 8;
         struct slot *ns = au_realloc(r->slots, nc * sizeof(*ns));
@@ -290,8 +326,11 @@ int au_numsys_registry_add(au_numsys_registry *r, const struct au_numsys_desc *d
                            const char *origin, struct au_diag *d)
 {
     char err[256];
-    if (check_desc(desc, err, sizeof(err)) < 0)
-        return au_diag_set(d, AU_PLUGIN, "%s: %s", origin, err);
+    int rc = check_desc(desc, err, sizeof(err));
+    if (rc == AU_NOMEM)
+        return au_diag_set(d, AU_NOMEM, "%s: out of memory", origin);
+    if (rc < 0)
+        return refused(d, origin, desc, err);
     return append(r, desc, origin, NULL, NULL, d);
 }
 
@@ -312,19 +351,16 @@ int au_numsys_registry_load(au_numsys_registry *r, const char *path, struct au_d
     void *sym = dlsym(h, "au_numsys_entry");
     au_numsys_entry_fn entry;
     memcpy(&entry, &sym, sizeof(entry));
-    int rc;
-    if (!sym) {
-        rc = au_diag_set(d, AU_PLUGIN,
-                         "%s: no au_numsys_entry symbol: not an aurum number-format plugin "
-                         "(aurum ABI v%u)",
-                         path, AU_NUMSYS_ABI_VERSION);
-    } else if (check_desc(entry(), err, sizeof(err)) < 0) {
-        rc = au_diag_set(d, AU_PLUGIN, "%s: %s", path, err);
-    } else {
-        rc = append(r, entry(), path, h, real, d);
-        if (rc == AU_OK)
-            return AU_OK;
-    }
+    const struct au_numsys_desc *ds = sym ? entry() : NULL;
+    int rc = sym ? check_desc(ds, err, sizeof(err)) : AU_PLUGIN;
+    if (!sym)
+        rc = refused(d, path, NULL, "no au_numsys_entry symbol: not an aurum number-format plugin");
+    else if (rc == AU_NOMEM)
+        rc = au_diag_set(d, AU_NOMEM, "%s: out of memory", path);
+    else if (rc < 0)
+        rc = refused(d, path, ds, err);
+    else if ((rc = append(r, ds, path, h, real, d)) == AU_OK)
+        return AU_OK;
     dlclose(h);
     return rc;
 }
