@@ -115,6 +115,14 @@ static int check_values(const au_numsys_fmt *f, const float *y, size_t n, struct
         au_numsys_fmt_plugin(f)->desc->name, (double)y[i], i, isnan(y[i]) ? "NaN" : "infinity");
 }
 
+static int need_rng(const au_numsys_fmt *f, const struct au_pcg32 *rng, struct au_diag *d)
+{
+    if (rng || !au_numsys_fmt_is_stochastic(f))
+        return AU_OK;
+    return au_diag_set(d, AU_INVALID, "%s: stochastic rounding needs a random stream (rng)",
+                       au_numsys_fmt_plugin(f)->desc->name);
+}
+
 static int plugin_failed(const au_numsys_fmt *f, const char *what, int rc, size_t g,
                          struct au_diag *d)
 {
@@ -129,7 +137,9 @@ int au_numsys_encode_tensor(const au_numsys_fmt *f, const struct au_numsys_block
     const struct au_numsys_desc *ds = au_numsys_fmt_plugin(f)->desc;
     const struct au_numsys_layout *l = au_numsys_fmt_layout(f);
     size_t gl = b->group_len, bpg = b->blocks_per_group;
-    int result = AU_OK;
+    int result = need_rng(f, rng, d);
+    if (result < 0)
+        return result;
     if (b->n_blocks && !meta)
         return au_diag_set(d, AU_INVALID, "%s: encode needs a metadata buffer", ds->name);
     for (size_t g = 0; g < b->n_groups; g++) {
@@ -198,7 +208,7 @@ int au_numsys_quantize_tensor(const au_numsys_fmt *f, const struct au_numsys_blo
     const struct au_numsys_desc *ds = au_numsys_fmt_plugin(f)->desc;
     size_t gl = b->group_len, bpg = b->blocks_per_group;
     uint64_t *own_codes = NULL, *own_meta = NULL;
-    int result = AU_OK, rc = AU_OK;
+    int result = AU_OK, rc = need_rng(f, rng, d);
     if (!ds->quantize && b->n_groups && (!codes_tmp || (bpg && !meta_tmp))) {
         own_codes = codes_tmp ? NULL : au_malloc(gl * sizeof(*own_codes));
         own_meta = meta_tmp || !bpg ? NULL : au_malloc(bpg * sizeof(*own_meta));

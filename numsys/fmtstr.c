@@ -20,6 +20,7 @@ struct au_numsys_fmt {
     au_numsys_inst *inst;
     struct au_numsys_layout layout;
     char *json, *str;
+    bool stochastic;
 };
 
 /* ---- the short form: name{key:value,...} ---- */
@@ -437,6 +438,9 @@ static int fmt_create(const struct au_numsys_plugin *pl, const cJSON *params, au
         rc = print_obj(norm, &f->json, d);
     if (rc == AU_OK)
         rc = canonical(ds->name, norm, &f->str, d);
+    const cJSON *rnd =
+        norm ? cJSON_GetObjectItemCaseSensitive(norm, AU_NUMSYS_PARAM_ROUNDING) : NULL;
+    f->stochastic = cJSON_IsString(rnd) && strcmp(rnd->valuestring, "stochastic") == 0;
     cJSON_Delete(norm);
     if (rc == AU_OK && (ds->create(f->json, &f->inst, perr, sizeof(perr)) < 0 || !f->inst)) {
         perr[sizeof(perr) - 1] = '\0';
@@ -526,4 +530,9 @@ bool au_numsys_fmt_takes_absmax(const au_numsys_fmt *f)
             ds->params[i].type == AU_PARAM_REAL)
             return true;
     return false;
+}
+
+bool au_numsys_fmt_is_stochastic(const au_numsys_fmt *f)
+{
+    return f->stochastic;
 }

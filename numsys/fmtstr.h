@@ -48,6 +48,8 @@ const char *au_numsys_fmt_json(const au_numsys_fmt *f);
 /* Canonical format string with every parameter; au_numsys_fmt_new parses it back. */
 const char *au_numsys_fmt_str(const au_numsys_fmt *f);
 bool au_numsys_fmt_takes_absmax(const au_numsys_fmt *f);
+/* True if parameter "rounding" is "stochastic": encode/quantize need an rng. */
+bool au_numsys_fmt_is_stochastic(const au_numsys_fmt *f);
 
 /* Checks params_json (a JSON object, NULL = {}) against desc's schema and returns in
  * *normalized (au_free it) the object with every parameter. The message starts with

@@ -81,6 +81,9 @@ struct au_param {
  * 0 = not profiled). The host fills it with the layer's profiled absmax when it makes
  * the layer's instance (au_numsys_fmt_with_absmax); a user may also set it. */
 #define AU_NUMSYS_PARAM_ABSMAX "absmax"
+/* A CHOICE parameter of this name with the value "stochastic" tells the host that the
+ * instance draws from the rng (the host then refuses to call it with rng == NULL). */
+#define AU_NUMSYS_PARAM_ROUNDING "rounding"
 
 /* A named parameter set: "fp16" = fp{exponent:5,mantissa:10,...}. */
 struct au_preset {
