@@ -381,6 +381,8 @@ static void test_conv_paths_large_planes_and_batches(void)
     CHECK(conv_check(&c));
     c.auto_pad = 1;
     CHECK(conv_check(&c));
+    c.n = 0; /* an empty batch is no error */
+    CHECK(conv_check(&c));
     /* Depthwise K x K fused interiors (3 and 5, strides 1 and 2, dilated) and a 7x7 one
      * that takes the generic tap loop; bias only on some. */
     for (int k = 3; k <= 7; k += 2)
@@ -894,7 +896,7 @@ static void matmul_case(int an, const int64_t *ane, int bn, const int64_t *bne, 
     CHECK_EQ_U64(macs, (uint64_t)(au_tensor_numel(&y) * k));
     int64_t nbatch = 1, bat[6];
     for (int i = 0; i < 6; i++)
-        nbatch *= bat[i] = A[i] > B[i] ? A[i] : B[i];
+        nbatch *= bat[i] = A[i] == 1 ? B[i] : A[i]; /* 1 broadcasts, even against 0 */
     double err = 0;
     for (int64_t t = 0; t < nbatch; t++) {
         int64_t ao = 0, bo = 0, r = t;
@@ -915,6 +917,11 @@ static void matmul_case(int an, const int64_t *ane, int bn, const int64_t *bne, 
             }
     }
     CHECK(err < 1e-5);
+    if (!(err < 1e-5)) {
+        char sa[192], sb[192];
+        fprintf(stderr, "matmul %s x %s: err %g\n", au_tensor_shape_str(&a.t, sa, sizeof(sa)),
+                au_tensor_shape_str(&b.t, sb, sizeof(sb)), err);
+    }
     au_free_aligned(y.data);
 out:
     tb_fini(&a);
@@ -939,6 +946,10 @@ static void test_matmul_numpy_broadcasting(void)
     matmul_case(4, a7, 4, b7, 4, y7);
     const int64_t a8[] = {1, 3, 4}, b8[] = {4, 2}, y8[] = {1, 3, 2};
     matmul_case(3, a8, 2, b8, 3, y8);
+    const int64_t a9[] = {3, 0}, b9[] = {0, 4}, y9[] = {3, 4}; /* K = 0: zeros */
+    matmul_case(2, a9, 2, b9, 2, y9);
+    const int64_t a10[] = {0, 3, 2}, b10[] = {2, 5}, y10[] = {0, 3, 5}; /* empty batch */
+    matmul_case(3, a10, 2, b10, 3, y10);
     for (int t = 0; t < 30; t++) { /* random broadcastable batch shapes */
         int an = (int)rint_in(1, 5), bn = (int)rint_in(1, 5), nb = 0;
         int64_t ane[5], bne[5], yne[8], m = rint_in(1, 5), n = rint_in(1, 5), k = rint_in(1, 5);
