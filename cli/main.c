@@ -16,6 +16,7 @@ static const struct command commands[] = {
     {"infer", au_cmd_infer, "run a model on inputs and write its outputs as .npy"},
     {"profile", au_cmd_profile, "golden run: accuracy, loss, per-layer output ranges"},
     {"bench", au_cmd_bench, "time the forward pass (median of several runs)"},
+    {"run", au_cmd_run, "run or resume a fault-injection campaign (campaign.json)"},
     {"emulate", au_cmd_emulate, "accuracy and loss with weights/activations in a number format"},
     /* numsys commands are added here by cli/cmd_formats.c and cli/cmd_quantize.c */
 };

@@ -1,0 +1,95 @@
+/* aurum run: run or resume a campaign. Ctrl-C (SIGINT) or SIGTERM asks the runner to
+ * commit the units that are finished and stop; a rerun resumes. Exit status: 0 done,
+ * 1 error, 2 usage, 130 interrupted. */
+#include "cmd.h"
+#include "common.h"
+#include "runner.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static int load_campaign(const char *path, struct au_campaign **c)
+{
+    struct au_problems probs = {0};
+    struct au_diag d = {{0}};
+    int rc = au_campaign_load(path, c, &probs, &d);
+    for (size_t i = 0; i < probs.n; i++)
+        fprintf(stderr, "aurum: %s\n", probs.msg[i]);
+    if (rc && !probs.n)
+        cli_error("%s", d.msg[0] ? d.msg : au_strerror(rc));
+    au_problems_fini(&probs);
+    return rc;
+}
+
+int au_cmd_run(int argc, char **argv)
+{
+    const char *path = NULL;
+    struct au_run_opts o = {.log = stderr, .interrupt = &interrupted};
+    int64_t jobs = 0, stop_after = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if (!strcmp(argv[i], "--jobs") || !strcmp(argv[i], "-j")) {
+            if (!(v = cli_optarg(argc, argv, &i)) || !cli_parse_i64("--jobs", v, 0, 1024, &jobs))
+                return 2;
+        } else if (!strcmp(argv[i], "--db")) {
+            if (!(o.database = cli_optarg(argc, argv, &i)))
+                return 2;
+        } else if (!strcmp(argv[i], "--stop-after-units")) {
+            if (!(v = cli_optarg(argc, argv, &i)) ||
+                !cli_parse_i64("--stop-after-units", v, 1, INT32_MAX, &stop_after))
+                return 2;
+        } else if (!strcmp(argv[i], "--naive")) {
+            o.naive = true;
+        } else if (!strcmp(argv[i], "--quiet")) {
+            o.progress = -1;
+        } else if (!strcmp(argv[i], "--help")) {
+            printf("usage: aurum run campaign.json [--jobs N] [--db results.db] [--quiet]\n");
+            return 0;
+        } else if (!path && argv[i][0] != '-') {
+            path = argv[i];
+        } else {
+            cli_error("run: unexpected argument '%s'", argv[i]);
+            return 2;
+        }
+    }
+    if (!path) {
+        cli_error("run: missing campaign.json");
+        return 2;
+    }
+    o.jobs = (int)jobs;
+    o.stop_after_units = stop_after;
+    o.progress = o.progress < 0          ? AU_PROGRESS_NONE
+                 : isatty(STDERR_FILENO) ? AU_PROGRESS_BAR
+                                         : AU_PROGRESS_LINES;
+    struct au_campaign *c = NULL;
+    if (load_campaign(path, &c))
+        return 1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    struct au_run_result r;
+    struct au_diag d = {{0}};
+    int rc = au_campaign_run(c, &o, &r, &d);
+    if (rc && rc != AU_INTERRUPTED)
+        cli_error("%s", d.msg);
+    else
+        printf("%s: %lld trials in the database (%lld run now, %lld faults, %.1f s, %.0f trials/s)"
+               "%s\n",
+               r.database, (long long)r.trials_total, (long long)r.trials_run, (long long)r.flips,
+               r.seconds, r.seconds > 0 ? (double)r.trials_run / r.seconds : 0,
+               r.complete ? "" : "; interrupted: run the same command again to resume");
+    au_campaign_free(c);
+    return rc == AU_INTERRUPTED ? 130 : rc ? 1 : 0;
+}
