@@ -50,7 +50,7 @@ struct au_site {
 struct au_sites_process {
     uint32_t timing;         /* AU_SITES_MODEL_WIDE / AU_SITES_LAYER_WISE */
     double t;                /* model-wide time; ignored layer-wise */
-    const uint32_t *tensors; /* subset, borrowed; NULL = every tensor of the space */
+    const uint32_t *tensors; /* ascending subset, borrowed; NULL = every tensor */
     size_t n_tensors;
 };
 
@@ -89,9 +89,11 @@ int au_sites_uniform(const au_site_space *s, uint32_t tensor, size_t k, struct a
                      struct au_site *out, struct au_diag *d);
 /* One Poisson trial. Model-wide: N ~ Poisson(t Lambda), Lambda over p's tensors, each
  * flip at a site with probability lambda_site / Lambda. Layer-wise: for each tensor in
- * order, N_l ~ Poisson(Lambda_l T_l) sites of that tensor by lambda. *n = N; the sites
- * fill out[0..min(N, max)). AU_RANGE if N > max (re-seed the trial's stream and retry
- * with max >= *n), or for a bad tensor index or timing, or a negative or non-finite t. */
+ * order, N_l ~ Poisson(Lambda_l T_l) sites of that tensor by lambda (output grouped by
+ * tensor). *n = N and out[0..N) gets the sites. If N > max: AU_RANGE, *n = N, out
+ * unspecified (re-seed the trial's stream and retry with max >= *n). AU_RANGE also for
+ * a bad tensor index or timing or a negative or non-finite t; AU_INVALID for a subset
+ * not strictly ascending. */
 int au_sites_poisson(const au_site_space *s, const struct au_sites_process *p, struct au_pcg32 *r,
                      struct au_site *out, size_t max, size_t *n, struct au_diag *d);
 /* Same trial conditioned on N >= 1: N from the zero-truncated law of mean mu (see
