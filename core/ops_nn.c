@@ -3,7 +3,6 @@
  * validates everything the kernels rely on and resolves attributes into plain geometry;
  * run() resolves them again (a few dozen integer ops, cheaper than caching state in the
  * node) and calls kern_*.c. float32 only; Conv and pools take 1-D and 2-D inputs. */
-#include "graph.h"
 #include "kern.h"
 #include "op.h"
 

@@ -251,65 +251,86 @@ static void ref_conv(const struct conv_case *c, const float *x, const float *w, 
                 }
 }
 
+/* Window attribute storage for a node built from ref_dims (the node borrows it). */
+struct win_store {
+    int64_t strides[2], dils[2], pads[4], ks[2];
+};
+
+/* Adds kernel_shape (if with_k), strides, dilations and pads or auto_pad to nb. */
+static void win_attrs_add(struct node_b *nb, struct win_store *ws, int n_sp,
+                          const struct ref_dim *dim, int auto_pad, bool with_k)
+{
+    for (int i = 0; i < n_sp; i++) {
+        ws->ks[i] = dim[i].k;
+        ws->strides[i] = dim[i].s;
+        ws->dils[i] = dim[i].dl;
+        ws->pads[i] = dim[i].pb;
+        ws->pads[n_sp + i] = dim[i].pe;
+    }
+    if (with_k)
+        nb_ints(nb, "kernel_shape", n_sp, ws->ks);
+    nb_ints(nb, "strides", n_sp, ws->strides);
+    nb_ints(nb, "dilations", n_sp, ws->dils);
+    if (auto_pad)
+        nb_str(nb, "auto_pad", AUTO_PAD[auto_pad]);
+    else
+        nb_ints(nb, "pads", 2 * n_sp, ws->pads);
+}
+
+/* Checks Y's shape, values against ref (computed by the caller into a fresh buffer) and
+ * returns the worst error. */
+static double check_output(const struct au_tensor *y, int nd, const int64_t *yne, const double *ref)
+{
+    CHECK_EQ_INT(y->n_dims, nd);
+    for (int i = 0; i < nd; i++)
+        CHECK_EQ_INT(y->ne[i], yne[i]);
+    return max_err(y->data, ref, numel(nd, yne));
+}
+
 /* Runs one conv case through the op and the reference; returns false if skipped. */
 static bool conv_check(struct conv_case *c)
 {
     for (int i = 0; i < c->n_sp; i++)
         if (!ref_dim_solve(&c->dim[i], c->auto_pad, false))
             return false;
+    int nd = 2 + c->n_sp;
     int64_t xne[4] = {c->n, c->c_in}, wne[4] = {c->c_out, c->c_in / c->group}, bne[1] = {c->c_out};
-    int64_t yne[4] = {c->n, c->c_out}, strides[2], dils[2], pads[4], ks[2];
-    struct node_b nb;
-    nb_init(&nb, "convR", "Conv");
+    int64_t yne[4] = {c->n, c->c_out};
     for (int i = 0; i < c->n_sp; i++) {
         xne[2 + i] = c->dim[i].in;
-        wne[2 + i] = ks[i] = c->dim[i].k;
+        wne[2 + i] = c->dim[i].k;
         yne[2 + i] = c->dim[i].out;
-        strides[i] = c->dim[i].s;
-        dils[i] = c->dim[i].dl;
-        pads[i] = c->dim[i].pb;
-        pads[c->n_sp + i] = c->dim[i].pe;
     }
-    nb_ints(&nb, "strides", c->n_sp, strides);
-    nb_ints(&nb, "dilations", c->n_sp, dils);
+    struct node_b nb;
+    struct win_store ws;
+    nb_init(&nb, "convR", "Conv");
     nb_int(&nb, "group", c->group);
-    if (rnd() & 1)
-        nb_ints(&nb, "kernel_shape", c->n_sp, ks);
-    if (c->auto_pad)
-        nb_str(&nb, "auto_pad", AUTO_PAD[c->auto_pad]);
-    else
-        nb_ints(&nb, "pads", 2 * c->n_sp, pads);
+    win_attrs_add(&nb, &ws, c->n_sp, c->dim, c->auto_pad, rnd() & 1);
     struct tensor_buf x, w, b;
-    tb_init(&x, 2 + c->n_sp, xne);
-    tb_init(&w, 2 + c->n_sp, wne);
+    tb_init(&x, nd, xne);
+    tb_init(&w, nd, wne);
     tb_init(&b, 1, bne);
     const struct au_tensor *in[3] = {&x.t, &w.t, c->bias ? &b.t : NULL};
     struct au_tensor y;
     struct au_diag d = {{0}};
-    uint64_t macs = 0;
-    int st = run_op(&nb.node, 3, in, &y, &macs, &d);
-    CHECK_EQ_INT(st, 0);
-    if (st < 0)
-        fprintf(stderr, "conv: %s\n", d.msg);
-    if (st == 0) {
-        CHECK_EQ_INT(y.n_dims, 2 + c->n_sp);
-        for (int i = 0; i < 2 + c->n_sp; i++)
-            CHECK_EQ_INT(y.ne[i], yne[i]);
-        int64_t n = numel(2 + c->n_sp, yne);
-        double *ref = malloc((size_t)n * sizeof(double));
+    uint64_t macs = 0, want = (uint64_t)numel(nd, yne) * (uint64_t)(c->c_in / c->group);
+    CHECK_EQ_INT(run_op(&nb.node, 3, in, &y, &macs, &d), 0);
+    if (y.data) {
+        double *ref = malloc((size_t)numel(nd, yne) * sizeof(double) + 1);
         ref_conv(c, x.data, w.data, c->bias ? b.data : NULL, ref);
-        double e = max_err(y.data, ref, n);
+        double e = check_output(&y, nd, yne, ref);
         CHECK(e < 1e-5);
         if (!(e < 1e-5))
             fprintf(stderr, "conv n_sp %d n %ld cin %ld cout %ld g %ld auto_pad %d err %g\n",
                     c->n_sp, (long)c->n, (long)c->c_in, (long)c->c_out, (long)c->group, c->auto_pad,
                     e);
-        uint64_t want = (uint64_t)n * (uint64_t)(c->c_in / c->group);
         for (int i = 0; i < c->n_sp; i++)
             want *= (uint64_t)c->dim[i].k;
         CHECK_EQ_U64(macs, want);
         free(ref);
         au_free_aligned(y.data);
+    } else {
+        fprintf(stderr, "conv: %s\n", d.msg);
     }
     tb_fini(&x);
     tb_fini(&w);
@@ -561,50 +582,37 @@ static bool pool_check(struct pool_case *c)
         if (c->dim[i].pb >= ext || c->dim[i].pe >= ext)
             return false; /* refused; tested separately */
     }
-    int64_t xne[4] = {c->n, c->c}, yne[4] = {c->n, c->c}, strides[2], dils[2], pads[4], ks[2];
-    struct node_b nb;
-    nb_init(&nb, "poolR", c->is_max ? "MaxPool" : "AveragePool");
+    int nd = 2 + c->n_sp;
+    int64_t xne[4] = {c->n, c->c}, yne[4] = {c->n, c->c};
     for (int i = 0; i < c->n_sp; i++) {
         xne[2 + i] = c->dim[i].in;
         yne[2 + i] = c->dim[i].out;
-        ks[i] = c->dim[i].k;
-        strides[i] = c->dim[i].s;
-        dils[i] = c->dim[i].dl;
-        pads[i] = c->dim[i].pb;
-        pads[c->n_sp + i] = c->dim[i].pe;
     }
-    nb_ints(&nb, "kernel_shape", c->n_sp, ks);
-    nb_ints(&nb, "strides", c->n_sp, strides);
-    nb_ints(&nb, "dilations", c->n_sp, dils);
+    struct node_b nb;
+    struct win_store ws;
+    nb_init(&nb, "poolR", c->is_max ? "MaxPool" : "AveragePool");
+    win_attrs_add(&nb, &ws, c->n_sp, c->dim, c->auto_pad, true);
     nb_int(&nb, "ceil_mode", c->ceil_mode);
     if (!c->is_max)
         nb_int(&nb, "count_include_pad", c->incl_pad);
-    if (c->auto_pad)
-        nb_str(&nb, "auto_pad", AUTO_PAD[c->auto_pad]);
-    else
-        nb_ints(&nb, "pads", 2 * c->n_sp, pads);
     struct tensor_buf x;
-    tb_init(&x, 2 + c->n_sp, xne);
+    tb_init(&x, nd, xne);
     const struct au_tensor *in[1] = {&x.t};
     struct au_tensor y;
     struct au_diag d = {{0}};
-    int st = run_op(&nb.node, 1, in, &y, NULL, &d);
-    CHECK_EQ_INT(st, 0);
-    if (st < 0)
-        fprintf(stderr, "pool: %s\n", d.msg);
-    if (st == 0) {
-        for (int i = 0; i < 2 + c->n_sp; i++)
-            CHECK_EQ_INT(y.ne[i], yne[i]);
-        int64_t n = numel(2 + c->n_sp, yne);
-        double *ref = malloc((size_t)n * sizeof(double));
+    CHECK_EQ_INT(run_op(&nb.node, 1, in, &y, NULL, &d), 0);
+    if (y.data) {
+        double *ref = malloc((size_t)numel(nd, yne) * sizeof(double) + 1);
         ref_pool(c, x.data, ref);
-        double e = max_err(y.data, ref, n);
+        double e = check_output(&y, nd, yne, ref);
         CHECK(e < 1e-6);
         if (!(e < 1e-6))
             fprintf(stderr, "pool max %d ceil %d incl %d auto_pad %d err %g\n", c->is_max,
                     c->ceil_mode, c->incl_pad, c->auto_pad, e);
         free(ref);
         au_free_aligned(y.data);
+    } else {
+        fprintf(stderr, "pool: %s\n", d.msg);
     }
     tb_fini(&x);
     return true;
@@ -861,6 +869,43 @@ static void test_gemm_errors(void)
 
 /* ---- MatMul ---- */
 
+/* Reference matmul into ref (batch-major like Y): promote both shapes to rank 8 with
+ * leading 1s, then broadcast batch dims by zeroing the index on size-1 dims. */
+static void ref_matmul(const struct tensor_buf *a, const struct tensor_buf *b, double *ref)
+{
+    int an = a->t.n_dims, bn = b->t.n_dims;
+    int64_t A[8], B[8], k = a->t.ne[an - 1];
+    for (int i = 0; i < 8; i++)
+        A[i] = B[i] = 1;
+    for (int i = 0; i < an; i++)
+        A[8 - an + i] = a->t.ne[i];
+    for (int i = 0; i < bn; i++)
+        B[8 - bn + i] = b->t.ne[i];
+    if (bn == 1)
+        B[6] = k, B[7] = 1;
+    int64_t m = A[6], n = B[7], nbatch = 1, bat[6];
+    for (int i = 0; i < 6; i++)
+        nbatch *= bat[i] = A[i] == 1 ? B[i] : A[i]; /* 1 broadcasts, even against 0 */
+    for (int64_t t = 0; t < nbatch; t++) {
+        int64_t ao = 0, bo = 0, r = t, sa = 1, sb = 1;
+        for (int i = 5; i >= 0; i--) {
+            int64_t idx = r % bat[i];
+            r /= bat[i];
+            ao += (A[i] == 1 ? 0 : idx) * sa;
+            bo += (B[i] == 1 ? 0 : idx) * sb;
+            sa *= A[i];
+            sb *= B[i];
+        }
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) {
+                double acc = 0;
+                for (int64_t q = 0; q < k; q++)
+                    acc += (double)a->data[(ao * m + i) * k + q] * b->data[(bo * k + q) * n + j];
+                ref[(t * m + i) * n + j] = acc;
+            }
+    }
+}
+
 static void matmul_case(int an, const int64_t *ane, int bn, const int64_t *bne, int yn,
                         const int64_t *yne)
 {
@@ -874,56 +919,20 @@ static void matmul_case(int an, const int64_t *ane, int bn, const int64_t *bne, 
     struct au_diag d;
     uint64_t macs = 0;
     CHECK_EQ_INT(run_op(&nb.node, 2, in, &y, &macs, &d), 0);
-    if (!y.data)
-        goto out;
-    CHECK_EQ_INT(y.n_dims, yn);
-    for (int i = 0; i < yn; i++)
-        CHECK_EQ_INT(y.ne[i], yne[i]);
-    /* Reference: promote to rank 8 with 1s in front, broadcast by index clamping. */
-    int64_t A[8], B[8], m, n, k = ane[an - 1];
-    for (int i = 0; i < 8; i++)
-        A[i] = B[i] = 1;
-    for (int i = 0; i < an; i++)
-        A[8 - an + i] = ane[i];
-    for (int i = 0; i < bn; i++)
-        B[8 - bn + i] = bne[i];
-    if (an == 1)
-        A[6] = 1, A[7] = k;
-    if (bn == 1)
-        B[6] = k, B[7] = 1;
-    m = A[6];
-    n = B[7];
-    CHECK_EQ_U64(macs, (uint64_t)(au_tensor_numel(&y) * k));
-    int64_t nbatch = 1, bat[6];
-    for (int i = 0; i < 6; i++)
-        nbatch *= bat[i] = A[i] == 1 ? B[i] : A[i]; /* 1 broadcasts, even against 0 */
-    double err = 0;
-    for (int64_t t = 0; t < nbatch; t++) {
-        int64_t ao = 0, bo = 0, r = t;
-        for (int i = 5, sa = 1, sb = 1; i >= 0; i--) {
-            int64_t idx = r % bat[i];
-            r /= bat[i];
-            ao += (A[i] == 1 ? 0 : idx) * sa;
-            bo += (B[i] == 1 ? 0 : idx) * sb;
-            sa *= (int)A[i];
-            sb *= (int)B[i];
+    if (y.data) {
+        double *ref = malloc((size_t)numel(yn, yne) * sizeof(double) + 1);
+        ref_matmul(&a, &b, ref);
+        double err = check_output(&y, yn, yne, ref);
+        CHECK(err < 1e-5);
+        if (!(err < 1e-5)) {
+            char sa[192], sb[192];
+            fprintf(stderr, "matmul %s x %s: err %g\n", au_tensor_shape_str(&a.t, sa, sizeof(sa)),
+                    au_tensor_shape_str(&b.t, sb, sizeof(sb)), err);
         }
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < n; j++) {
-                double acc = 0;
-                for (int64_t q = 0; q < k; q++)
-                    acc += (double)a.data[(ao * m + i) * k + q] * b.data[(bo * k + q) * n + j];
-                err = worse(err, fabs(acc - ((float *)y.data)[(t * m + i) * n + j]));
-            }
+        CHECK_EQ_U64(macs, (uint64_t)(au_tensor_numel(&y) * ane[an - 1]));
+        free(ref);
+        au_free_aligned(y.data);
     }
-    CHECK(err < 1e-5);
-    if (!(err < 1e-5)) {
-        char sa[192], sb[192];
-        fprintf(stderr, "matmul %s x %s: err %g\n", au_tensor_shape_str(&a.t, sa, sizeof(sa)),
-                au_tensor_shape_str(&b.t, sb, sizeof(sb)), err);
-    }
-    au_free_aligned(y.data);
-out:
     tb_fini(&a);
     tb_fini(&b);
 }
