@@ -97,14 +97,22 @@ int au_graph_run_from(struct au_graph *g, int node, unsigned flags, struct au_di
         const struct au_node *n = &g->nodes[i];
         if (n->folded || (i != node && !node_needs_run(g, i)))
             continue;
+        bool reuse = i == node && (flags & AU_RUN_REUSE_OUTPUT);
         for (int k = 0; k < n->n_out; k++) {
             int v = n->out[k];
             if (v >= 0) {
                 g->rt[v].data = (char *)g->trial_arena + g->trial_offset[v];
                 g->dirty[v] = 1;
+                if (reuse)
+                    memcpy(g->rt[v].data, (char *)g->arena + g->offset[v],
+                           au_tensor_nbytes(&g->rt[v]));
             }
         }
-        int rc = run_node(g, i, d);
+        int rc = AU_OK;
+        if (!reuse)
+            rc = run_node(g, i, d);
+        else if (g->node_hook_mask[i] & AU_HOOK_POST)
+            rc = au_hook_call(g, i, AU_HOOK_POST, d);
         if (rc) {
             au_diag_prefix(d, au_graph_source(g));
             return rc;

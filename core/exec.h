@@ -27,6 +27,9 @@ bool au_graph_golden(const struct au_graph *g, int value, struct au_tensor *out)
 /* ---- runs ---- */
 int au_graph_run(struct au_graph *g, struct au_diag *d);
 #define AU_RUN_PRUNE_MASKED 1u
+/* The start node is not recomputed: its golden outputs are copied to the trial arena and
+ * only its post-hooks run (an activation fault rewrites them there). */
+#define AU_RUN_REUSE_OUTPUT 2u
 int au_graph_run_from(struct au_graph *g, int node, unsigned flags, struct au_diag *d);
 /* After run_from: true if no graph output differs from golden (fault masked). */
 bool au_graph_last_masked(const struct au_graph *g);

@@ -353,8 +353,9 @@ int au_inject_run(struct au_inject *inj, const struct au_slot_faults *slots, int
     int rc = apply_weights(inj, wsites, n_w, records + n_rec, &first, d);
     if (!rc && inj->naive)
         rc = au_graph_run(inj->g, d);
-    else if (!rc && first < n_nodes)
-        rc = au_graph_run_from(inj->g, first, AU_RUN_PRUNE_MASKED, d);
+    else if (!rc && first < n_nodes) /* with weight faults the first layer must rerun */
+        rc = au_graph_run_from(inj->g, first,
+                               AU_RUN_PRUNE_MASKED | (n_w ? 0u : AU_RUN_REUSE_OUTPUT), d);
     restore_weights(inj);
     memset(inj->pending, 0, (size_t)n_nodes);
     inj->n_slots = 0;

@@ -183,6 +183,8 @@ static void test_run_from_every_node_is_bit_identical(void)
         CHECK_EQ_INT(au_graph_run_from(g, k, 0, &d), 0);
         CHECK(memcmp(au_graph_output(g, 0)->data, golden, sizeof(golden)) == 0);
         CHECK(au_graph_last_masked(g));
+        CHECK_EQ_INT(au_graph_run_from(g, k, AU_RUN_REUSE_OUTPUT, &d), 0);
+        CHECK(memcmp(au_graph_output(g, 0)->data, golden, sizeof(golden)) == 0);
     }
     au_graph_free(g);
 }
@@ -244,6 +246,12 @@ static void test_masked_fault_stops_propagating(void)
     CHECK_EQ_INT(au_graph_run_from(g, 1, 0, &d), 0);
     CHECK(au_graph_last_masked(g));
     CHECK_EQ_INT(au_graph_last_n_run(g), 4); /* bias, act, fc2, reshape */
+    /* reusing bias's golden output: only its post-hook runs, and the fault still lands */
+    s.calls = 0;
+    CHECK_EQ_INT(au_graph_run_from(g, 1, AU_RUN_REUSE_OUTPUT | AU_RUN_PRUNE_MASKED, &d), 0);
+    CHECK_EQ_INT(s.calls, 1);
+    CHECK(au_graph_last_masked(g));
+    CHECK_EQ_INT(au_graph_last_n_run(g), 2);
     au_graph_free(g);
 }
 
