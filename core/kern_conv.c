@@ -185,22 +185,27 @@ struct dw_cols {
     int64_t in_lo, in_hi;
 };
 
-/* Accumulate the taps of output row oh into yrow[a, b), tap by tap. */
+/* Accumulate every tap of output row oh into yrow, tap by tap. A padding tap adds w * 0,
+ * as the zero-padded input of the ONNX definition (and im2col) does, so an Inf or NaN
+ * weight from a fault poisons the same outputs on every conv path. */
 AU_KERN_CLONES
 static void dw_taps(const struct au_win2d *g, const struct dw_cols *c, const float *xp,
-                    const float *wp, int64_t oh, int64_t a, int64_t b, float *restrict yrow)
+                    const float *wp, int64_t oh, float *restrict yrow)
 {
     for (int64_t ki = 0; ki < g->kh; ki++) {
         int64_t ih = oh * g->sh + ki * g->dh - g->pt;
-        if (ih < 0 || ih >= g->h)
-            continue;
-        const float *restrict xrow = xp + ih * g->w;
+        bool row_in = ih >= 0 && ih < g->h;
+        const float *restrict xrow = xp + (row_in ? ih : 0) * g->w;
         for (int64_t kj = 0; kj < g->kw; kj++) {
             int64_t off = kj * g->dw - g->pl;
-            int64_t lo = c->lo[kj] > a ? c->lo[kj] : a, hi = c->hi[kj] < b ? c->hi[kj] : b;
-            float wv = wp[ki * g->kw + kj];
+            int64_t lo = row_in ? c->lo[kj] : g->ow, hi = row_in ? c->hi[kj] : g->ow;
+            float wv = wp[ki * g->kw + kj], z = wv * 0.0f;
+            for (int64_t o = 0; o < lo; o++)
+                yrow[o] += z;
             for (int64_t o = lo; o < hi; o++)
                 yrow[o] += wv * xrow[o * g->sw + off];
+            for (int64_t o = hi; o < g->ow; o++)
+                yrow[o] += z;
         }
     }
 }
@@ -248,9 +253,12 @@ static float dw_edge(const struct au_win2d *g, const float *const *rows, const f
     float acc = bias;
     int64_t iw0 = o * g->sw - g->pl, lo, hi;
     au_kern_range(iw0, g->dw, g->w, g->kw, &lo, &hi);
-    for (int64_t ki = 0; ki < g->kh; ki++)
-        for (int64_t kj = lo; kj < hi; kj++)
-            acc += wp[ki * g->kw + kj] * rows[ki][iw0 + kj * g->dw];
+    for (int64_t ki = 0; ki < g->kh; ki++) {
+        for (int64_t kj = 0; kj < g->kw; kj++) {
+            float xv = kj >= lo && kj < hi ? rows[ki][iw0 + kj * g->dw] : 0.0f; /* pad = 0 */
+            acc += wp[ki * g->kw + kj] * xv;
+        }
+    }
     return acc;
 }
 
@@ -260,6 +268,8 @@ static void fill(float *y, int64_t a, int64_t b, float v)
         y[o] = v;
 }
 
+/* Output row oh of one depthwise plane: fused interior plus scalar edges when a K x K
+ * specialisation fits and every kernel row is inside the input, else tap by tap. */
 static void dw_row(const struct au_win2d *g, const struct dw_cols *c, const float *xp,
                    const float *wp, float bias, int64_t oh, float *yrow)
 {
@@ -276,7 +286,7 @@ static void dw_row(const struct au_win2d *g, const struct dw_cols *c, const floa
         return;
     }
     fill(yrow, 0, g->ow, bias);
-    dw_taps(g, c, xp, wp, oh, 0, g->ow, yrow);
+    dw_taps(g, c, xp, wp, oh, yrow);
 }
 
 struct dw_job {

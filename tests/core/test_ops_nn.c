@@ -460,6 +460,42 @@ static int infer_only(struct au_node *node, int n_in, const struct au_tensor *co
     return find_def(node->op_type)->infer(&ctx, &scratch, d);
 }
 
+/* A fault that makes a weight Inf must poison the same outputs on the depthwise and the
+ * im2col paths: padding is zeros, so Inf * 0 = NaN wherever that tap lies in the padding
+ * (the ONNX definition, and what onnxruntime's im2col does). */
+static void test_conv_inf_weight_same_on_every_path(void)
+{
+    int64_t pads[4] = {1, 1, 1, 1};
+    for (int depthwise = 0; depthwise < 2; depthwise++) {
+        int64_t c = depthwise ? 2 : 1, xne[4] = {1, c, 5, 5}, wne[4] = {c, 1, 3, 3};
+        struct tensor_buf x, w;
+        tb_init(&x, 4, xne);
+        tb_init(&w, 4, wne);
+        w.data[0] = INFINITY; /* tap (0, 0) of output channel 0 */
+        struct node_b nb;
+        nb_init(&nb, "c", "Conv");
+        nb_ints(&nb, "pads", 4, pads);
+        nb_int(&nb, "group", c);
+        const struct au_tensor *in[2] = {&x.t, &w.t};
+        struct au_tensor y;
+        struct au_diag d;
+        CHECK_EQ_INT(run_op(&nb.node, 2, in, &y, NULL, &d), 0);
+        for (int i = 0; y.data && i < 25 * c; i++) {
+            float v = ((float *)y.data)[i];
+            int ch = i / 25, oh = i % 25 / 5, ow = i % 5;
+            if (ch == 1)
+                CHECK(isfinite(v));
+            else if (oh == 0 || ow == 0)
+                CHECK(isnan(v));
+            else
+                CHECK(isinf(v));
+        }
+        au_free_aligned(y.data);
+        tb_fini(&x);
+        tb_fini(&w);
+    }
+}
+
 static void test_conv_errors_name_node_and_reason(void)
 {
     struct au_tensor x = {.dtype = AU_DTYPE_F32, .n_dims = 4, .ne = {1, 4, 8, 8}};
@@ -1126,6 +1162,7 @@ int main(void)
     test_conv_matches_direct_reference_on_random_shapes();
     test_conv_paths_large_planes_and_batches();
     test_conv_onnx_example_strides_padding();
+    test_conv_inf_weight_same_on_every_path();
     test_conv_errors_name_node_and_reason();
     test_conv_run_refuses_short_scratch();
     test_pools_match_reference_on_random_shapes();
