@@ -3,6 +3,7 @@
  * SHA-256 vectors, and the failure paths (missing directory, corrupt file, newer schema,
  * read-only file, full database, SIGKILL mid-batch, readers during writes). Files live in a
  * fresh mkdtemp directory; the raw sqlite3 connections stand for plain sqlite3 and pandas. */
+#include "alloc.h"
 #include "check.h"
 #include "store.h"
 
@@ -715,6 +716,33 @@ static void test_corrupt_page_is_an_error(void)
     rm_db(p);
 }
 
+static void test_allocation_failures(void)
+{
+    char p[512];
+    path_in(p, sizeof(p), "nomem.db");
+    struct au_diag d = {{0}};
+    au_store *s = NULL;
+    au_alloc_fail_after(1);
+    CHECK(au_store_open(p, AU_STORE_CREATE, &s, &d) == AU_NOMEM && s == NULL);
+    CHECK(strstr(d.msg, "nomem.db") != NULL);
+    au_alloc_fail_after(0);
+    int64_t cid;
+    s = new_store(p, &cid);
+    struct au_store_trial rows[20];
+    struct au_store_flip flips[20];
+    fill_batch(rows, flips, 0, 20);
+    CHECK(au_store_trials_add(s, cid, rows, 20, flips, 20, &d) == AU_OK);
+    au_alloc_fail_after(1); // the summary's accumulator
+    CHECK(au_store_campaign_end(s, cid, AU_STORE_DONE, NULL, &d) == AU_NOMEM);
+    CHECK(strstr(d.msg, "out of memory") != NULL);
+    au_alloc_fail_after(0);
+    CHECK_EQ_INT(raw_double(p, "SELECT count(*) FROM campaigns WHERE status = 'running'"), 1);
+    CHECK(au_store_campaign_end(s, cid, AU_STORE_DONE, NULL, &d) == AU_OK);
+    CHECK_EQ_INT(raw_double(p, "SELECT sum(n_trials) FROM layer_summary"), 20);
+    au_store_close(s);
+    rm_db(p);
+}
+
 struct writer_arg {
     const char *path;
     int64_t cid;
@@ -790,6 +818,10 @@ static void crash_child(const char *p, int fd)
     if (au_store_open(p, AU_STORE_CREATE, &s, &d) ||
         au_store_campaign_begin(s, &ci, &cid, &resumed, &d))
         _exit(3);
+    // A tiny page cache spills uncommitted pages into the WAL mid-batch, so the kill leaves
+    // frames of a transaction that never committed in the file. (No row: AU_NOTFOUND.)
+    double v;
+    au_store_query_double(s, "PRAGMA cache_size = 20", &v, &d);
     for (int b = 0; b < 200; b++) {
         fill_batch(rows, flips, b, CRASH_B);
         int msg = b; // "starting batch b": the parent kills us during it
@@ -816,7 +848,14 @@ static void test_sigkill_mid_batch_keeps_whole_batches(void)
     int msg = -1;
     while (msg < 3 && read(fds[0], &msg, sizeof(msg)) == sizeof(msg))
         ;
-    usleep((useconds_t)(2000 + rnd() % 20000)); // inside batch 3's transaction
+    // Kill once batch 3 has written frames to the WAL: inside its transaction, as a rule.
+    char wal[600];
+    snprintf(wal, sizeof(wal), "%s-wal", p);
+    struct stat st0 = {0}, st1 = {0};
+    stat(wal, &st0);
+    for (int i = 0; i < 2000 && stat(wal, &st1) == 0 && st1.st_size == st0.st_size; i++)
+        usleep(1000);
+    usleep((useconds_t)(rnd() % 5000));
     kill(pid, SIGKILL);
     int status;
     waitpid(pid, &status, 0);
@@ -831,7 +870,8 @@ static void test_sigkill_mid_batch_keeps_whole_batches(void)
     CHECK(au_store_query_double(s, "SELECT count(*) FROM flips", &nf, &d) == AU_OK);
     CHECK(fmod(n, CRASH_B) == 0 && n >= 3 * CRASH_B && nf == n);
     CHECK_EQ_INT(raw_double(p, "SELECT max(trial) FROM trials") + 1, n); // a prefix of batches
-    printf("test_sigkill: killed during batch %d, %g trials survived\n", msg, n);
+    printf("test_sigkill: killed during batch %d with %lld WAL bytes, %g trials survived\n", msg,
+           (long long)st1.st_size, n);
     // Resume: the same campaign, and the bitmap says which trials are left.
     int64_t cid;
     bool resumed = false;
@@ -910,6 +950,7 @@ int main(void)
     test_full_database_keeps_committed();
     test_read_only();
     test_corrupt_page_is_an_error();
+    test_allocation_failures();
     test_readers_during_writes();
     test_sigkill_mid_batch_keeps_whole_batches();
     test_throughput();
