@@ -150,13 +150,6 @@ static inline uint32_t f2u(float f)
     return u;
 }
 
-static inline float u2f(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
 static int floor_log2f(float a) /* finite a > 0 */
 {
     uint32_t u = f2u(a);
@@ -227,7 +220,8 @@ static int encode_block(const au_numsys_inst *s, const float *x, size_t n, uint6
     int n_nan = 0;
     int b = block_bias(s, absmax_finite(x, n, &n_nan));
     n_nan = 0;
-    *meta = (uint64_t)(int64_t)b & ((1ull << s->bb) - 1);
+    const uint64_t mask = ((uint64_t)1 << s->bb) - 1;
+    *meta = (uint64_t)(int64_t)b & mask;
     for (size_t i = 0; i < n; i++) {
         if (isnan(x[i])) {
             n_nan++;
@@ -351,12 +345,13 @@ static int quantize_block(const au_numsys_inst *s, float *x, size_t n, struct au
         return n_nan;
     }
     const int sh = 23 - s->m;
+    const int32_t h = (1 << (sh - 1)) - 1, k = -(1 << sh); /* round addend, kept-bits mask */
     const float minv = ldexpf((float)((1 << s->m) + 1), b - s->m);
     const struct lanes l = {vsplat(minv),
                             vsplat(minv * 0.5f),
                             vsplat(ldexpf((float)((2 << s->m) - 1), top - s->m)),
-                            (vi4){0, 0, 0, 0} + ((1 << (sh - 1)) - 1),
-                            (vi4){0, 0, 0, 0} + (int32_t)(~0u << sh),
+                            (vi4){h, h, h, h},
+                            (vi4){k, k, k, k},
                             sh,
                             s->rnd == RND_TZ};
     size_t i = 0;

@@ -314,32 +314,33 @@ static inline vf4 vsplat(float f)
     return (vf4){f, f, f, f};
 }
 
-/* minmax, 4 lanes at a time. */
-static void minmax_fast(const float *x, size_t n, float *mn, float *mx, int *nan)
+/* min and max of a block, 4 lanes at a time; returns 0 if it holds inf or NaN (then the
+ * caller takes the general path, which leaves them out). */
+static int minmax_fast(const float *x, size_t n, float *mn, float *mx)
 {
     const vi4 abs = {INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX};
-    const vf4 fmax = vsplat(FLT_MAX), zero = vsplat(0.0f);
-    vf4 lo = zero, hi = zero, v;
-    vi4 nan4 = {0, 0, 0, 0};
+    const vf4 fmax = vsplat(FLT_MAX);
+    vf4 lo = vsplat(0.0f), hi = lo, v;
+    vi4 fin = ~(vi4){0, 0, 0, 0};
     size_t i = 0;
     for (; i + 4 <= n; i += 4) {
         memcpy(&v, x + i, 16);
-        nan4 |= v != v;
-        v = vsel((vf4)((vi4)v & abs) <= fmax, v, zero); /* drop inf and NaN */
+        fin &= (vf4)((vi4)v & abs) <= fmax;
         lo = vsel(v < lo, v, lo);
         hi = vsel(v > hi, v, hi);
     }
-    minmax(x + i, n - i, mn, mx, nan);
-    *nan |= (nan4[0] | nan4[1] | nan4[2] | nan4[3]) != 0;
+    int bad;
+    minmax(x + i, n - i, mn, mx, &bad);
     for (int k = 0; k < 4; k++) {
         *mn = lo[k] < *mn ? lo[k] : *mn;
         *mx = hi[k] > *mx ? hi[k] : *mx;
     }
+    return (fin[0] & fin[1] & fin[2] & fin[3]) && fabsf(*mn) <= FLT_MAX && *mx <= FLT_MAX && !bad;
 }
 
 struct lanes {
     vf4 s, lo, hi;
-    int rnd;
+    int rnd, small; /* small: the clamped |x/s| <= 2^23, so adding 2^23 rounds it */
 };
 
 /* 4 lanes of a NaN-free block: the same float operations as units() and int_decode. */
@@ -354,7 +355,9 @@ static inline void quant4(const struct lanes *l, float *x)
     v = vsel(v > l->hi, l->hi, v); /* |v| <= 2^24 from here on */
     if (l->rnd == RND_NE) {
         vf4 m = (vf4)(((vi4)v & sgn) | (vi4)big);
-        r = vsel((vf4)((vi4)v & ~sgn) < big, (v + m) - m, v);
+        r = (v + m) - m;
+        if (!l->small)
+            r = vsel((vf4)((vi4)v & ~sgn) < big, r, v);
     } else {
         r = __builtin_convertvector(__builtin_convertvector(v, vi4), vf4);
         if (l->rnd == RND_FL) { /* as units(): an underflowed negative x/s floors to -1 */
@@ -370,8 +373,9 @@ static int quantize_block(const au_numsys_inst *st, float *x, size_t n, struct a
 {
     struct blk b;
     float mn, mx;
-    int has_nan, n_nan = 0;
-    minmax_fast(x, n, &mn, &mx, &has_nan);
+    int has_nan = 0, n_nan = 0;
+    if (!minmax_fast(x, n, &mn, &mx))
+        minmax(x, n, &mn, &mx, &has_nan), has_nan = 1; /* inf or NaN: the general path */
     block_scale(st, mn, mx, &b);
     if (has_nan || st->rnd == RND_SR) { /* the general path, as encode + decode */
         for (size_t i = 0; i < n; i++) {
@@ -384,7 +388,8 @@ static int quantize_block(const au_numsys_inst *st, float *x, size_t n, struct a
         }
         return n_nan;
     }
-    const struct lanes l = {vsplat(b.s), vsplat(st->qlo - b.z), vsplat(st->qhi - b.z), st->rnd};
+    const struct lanes l = {vsplat(b.s), vsplat(st->qlo - b.z), vsplat(st->qhi - b.z), st->rnd,
+                            st->sym || st->n < 24};
     size_t i = 0;
     for (; i + 4 <= n; i += 4)
         quant4(&l, x + i);

@@ -299,35 +299,40 @@ static inline vi4 vspliti(int32_t v)
     return (vi4){v, v, v, v};
 }
 
-/* absmax_finite, 4 lanes at a time. */
-static float absmax_fast(const float *x, size_t n, int *nan)
+/* absmax, 4 lanes at a time; returns 0 if the block holds inf or NaN (the general path
+ * then leaves them out). */
+static int absmax_fast(const float *x, size_t n, float *out)
 {
+    /* |x| bit patterns compare as integers in float order, and inf/NaN patterns are the
+     * largest: one integer max finds absmax and flags non-finite lanes at once. */
     const vi4 abs = vspliti(INT32_MAX);
-    const vf4 fmax = vsplat(FLT_MAX);
-    vf4 mx = vsplat(0.0f), v;
-    vi4 nan4 = vspliti(0);
+    vi4 mx = vspliti(0), v;
     size_t i = 0;
     for (; i + 4 <= n; i += 4) {
         memcpy(&v, x + i, 16);
-        nan4 |= v != v;
-        v = (vf4)((vi4)v & abs);
-        v = vsel(v <= fmax, v, vsplat(0.0f)); /* drop inf and NaN */
-        mx = vsel(v > mx, v, mx);
+        v &= abs;
+        vi4 gt = v > mx;
+        mx = (v & gt) | (mx & ~gt);
     }
-    float m = absmax_finite(x + i, n - i, nan);
-    *nan |= (nan4[0] | nan4[1] | nan4[2] | nan4[3]) != 0;
-    for (int k = 0; k < 4; k++)
-        m = mx[k] > m ? mx[k] : m;
-    return m;
+    int bad = 0;
+    float m = absmax_finite(x + i, n - i, &bad);
+    for (; i < n; i++)
+        bad |= !(fabsf(x[i]) <= FLT_MAX);
+    for (int k = 0; k < 4; k++) {
+        bad |= mx[k] >= 0x7F800000;
+        m = u2f((uint32_t)mx[k]) > m ? u2f((uint32_t)mx[k]) : m;
+    }
+    *out = m;
+    return !bad;
 }
 
 struct lanes {
-    vf4 inv, x, maxv, inf_to; /* inf_to: inf (e5m2) or max */
-    vi4 kmin_bits, c_add;     /* min normal exponent field, (23 - m) << 23 */
+    vf4 inv, x, maxv;
+    vi4 kmin_bits, c_add; /* min normal exponent field, (23 - m) << 23 */
     int tz, is_int;
 };
 
-/* 4 lanes of a NaN-free block, the same float operations as encode_one + mx_decode. */
+/* 4 lanes of a finite block, the same float operations as encode_one + mx_decode. */
 static inline void quant4(const struct lanes *l, float *x)
 {
     const vi4 sgn = vspliti(INT32_MIN), expo = vspliti(0x7F800000);
@@ -342,8 +347,7 @@ static inline void quant4(const struct lanes *l, float *x)
     r = (a + c) - c;
     if (l->tz)
         r = vsel(r > a, r - c * 0x1p-23f, r);
-    r = vsel(r < l->maxv, r, l->maxv); /* also inf and the garbage C of an inf lane */
-    r = vsel(a == INFINITY, l->inf_to, r);
+    r = vsel(r < l->maxv, r, l->maxv);
     r = (vf4)((vi4)r | ((vi4)v & sgn));
     if (l->is_int)
         r = r + 0.0f; /* int8 has no -0 */
@@ -354,9 +358,12 @@ static inline void quant4(const struct lanes *l, float *x)
 static int quantize_block(const au_numsys_inst *s, float *x, size_t n, struct au_pcg32 *rng)
 {
     const struct elem *el = s->el;
-    int has_nan = 0, n_nan = 0;
-    int e = scale_exp(el, absmax_fast(x, n, &has_nan));
-    if (has_nan || s->rnd == RND_SR) { /* the general path, as encode + decode */
+    int n_nan = 0, bad = 0;
+    float amax;
+    if (!absmax_fast(x, n, &amax))
+        amax = absmax_finite(x, n, &bad), bad = 1;
+    int e = scale_exp(el, amax);
+    if (bad || s->rnd == RND_SR) { /* the general path, as encode + decode */
         float inv = pow2f(127 - e), sc = pow2f(e - 127);
         for (size_t i = 0; i < n; i++)
             x[i] = elem_value(el, encode_one(s, x[i], inv, rng, &n_nan)) * sc;
@@ -368,7 +375,6 @@ static int quantize_block(const au_numsys_inst *s, float *x, size_t n, struct au
         vsplat(pow2f(127 - e)),
         vsplat(pow2f(e - 127)),
         vsplat(el->max),
-        vsplat(el->has_inf ? INFINITY : el->max),
         vspliti((cmin - cadd + 127) << 23),
         vspliti(cadd << 23),
         s->rnd == RND_TZ,

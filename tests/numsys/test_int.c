@@ -171,8 +171,8 @@ static void test_int_flips(void)
         "{\"bits\":8,\"granularity\":\"block\",\"block\":8}",
         "{\"bits\":8,\"granularity\":\"block\",\"block\":8,\"scale_format\":\"pow2\"}",
         "{\"bits\":6,\"granularity\":\"block\",\"block\":8,\"symmetric\":false}",
-        "{\"bits\":6,\"granularity\":\"block\",\"block\":8,\"symmetric\":false,"
-        "\"scale_format\":\"pow2\"}",
+        ("{\"bits\":6,\"granularity\":\"block\",\"block\":8,\"symmetric\":false,"
+         "\"scale_format\":\"pow2\"}"),
     };
     float x[24];
     for (int i = 0; i < 24; i++)
