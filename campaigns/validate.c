@@ -311,11 +311,13 @@ static void describe_fields(const struct au_numsys_layout *l, char *buf, size_t 
         n += (size_t)snprintf(buf + n, len - n, "%s %s", i ? "," : "", l->meta_fields[i].name);
 }
 
-static void check_fields(struct vctx *v, const struct tview *t)
+/* Returns whether some field is missing from t's layout (reported). */
+static bool check_fields(struct vctx *v, const struct tview *t)
 {
     const struct au_campaign *c = v->c;
     uint32_t bits = c->targets.bits;
     char path[96], fields[256];
+    bool bad = false;
     for (int k = 0; k < c->targets.n_fields; k++) {
         const char *name = c->targets.fields[k];
         if (((bits & AU_CAMPAIGN_DATA) && au_numsys_field_find(t->l, AU_FAULT_ELEM, name)) ||
@@ -326,18 +328,22 @@ static void check_fields(struct vctx *v, const struct tview *t)
         const char *cls = bits == AU_CAMPAIGN_DATA   ? "data"
                           : bits == AU_CAMPAIGN_META ? "metadata"
                                                      : "data or metadata";
+        bad = true;
         vbad(v, path, "'%s' is not a %s field of the %s format %s (%s)", name, cls,
              tensor_word(t->tensor), t->spec, fields);
     }
+    return bad;
 }
 
-static void check_positions(struct vctx *v, const struct tview *t)
+static bool check_positions(struct vctx *v, const struct tview *t)
 {
     const struct au_campaign *c = v->c;
     char path[96];
+    bool bad = false;
     for (int k = 0; k < c->targets.n_bit_positions; k++) {
         if ((uint32_t)c->targets.bit_positions[k] < t->l->elem_bits)
             continue;
+        bad = true;
         item_path(path, sizeof(path), "$.targets.bit_positions", k, c->targets.n_bit_positions);
         vbad(v, path, "bit %d is outside the %u-bit codes of the %s format %s",
              c->targets.bit_positions[k], t->l->elem_bits, tensor_word(t->tensor), t->spec);
@@ -345,6 +351,7 @@ static void check_positions(struct vctx *v, const struct tview *t)
     for (int k = 0; k < c->targets.n_meta_bit_positions; k++) {
         if ((uint32_t)c->targets.meta_bit_positions[k] < t->l->meta_bits)
             continue;
+        bad = true;
         item_path(path, sizeof(path), "$.targets.meta_bit_positions", k,
                   c->targets.n_meta_bit_positions);
         if (!t->l->meta_bits)
@@ -354,6 +361,7 @@ static void check_positions(struct vctx *v, const struct tview *t)
                  c->targets.meta_bit_positions[k], t->l->meta_bits, tensor_word(t->tensor),
                  t->spec);
     }
+    return bad;
 }
 
 /* ---- Poisson rates and times ---- */
@@ -444,18 +452,26 @@ static bool check_layer_poisson(struct vctx *v, const struct au_node *n, bool ra
 struct walk {
     int *used;       /* per rates entry: reached a targeted bit */
     bool failed;     /* some targeted tensor's format failed (reported already) */
+    bool bitless;    /* some targeted layer has no targeted bit (reported already) */
     int live_layers; /* layers where a fault can occur (Poisson) */
 };
 
 static void no_bits(struct vctx *v, const struct au_node *n, const struct tview *t, int nt)
 {
-    char why[320];
+    char why[400];
     size_t k = 0;
     why[0] = '\0';
-    for (int i = 0; i < nt && k < sizeof(why); i++)
-        k += (size_t)snprintf(why + k, sizeof(why) - k, "%s%s in %s (%u-bit codes, %s)",
-                              i ? "; " : "", tensor_word(t[i].tensor), t[i].spec, t[i].l->elem_bits,
-                              t[i].l->meta_bits ? "metadata" : "no metadata");
+    for (int i = 0; i < nt && k < sizeof(why); i++) {
+        const char *sep = i ? "; " : "";
+        if (!(v->c->targets.bits & AU_CAMPAIGN_DATA) && !t[i].l->meta_bits)
+            k += (size_t)snprintf(why + k, sizeof(why) - k, "%sits %s format %s has no metadata",
+                                  sep, tensor_word(t[i].tensor), t[i].spec);
+        else
+            k += (size_t)snprintf(why + k, sizeof(why) - k,
+                                  "%sthe fields and bit positions select no bit of its %s "
+                                  "format %s",
+                                  sep, tensor_word(t[i].tensor), t[i].spec);
+    }
     vbad(v, "$.targets", "layer '%s' has no targeted bit: %s", n->name, why);
 }
 
@@ -464,7 +480,7 @@ static void check_layer(struct vctx *v, const struct au_node *n, struct walk *w)
     const struct au_campaign *c = v->c;
     struct tview t[2];
     int nt = 0;
-    bool any_bits = false, rated = false;
+    bool any_bits = false, rated = false, bad_filter = false;
     for (uint32_t tensor = AU_CAMPAIGN_ACT; tensor <= AU_CAMPAIGN_WEIGHTS; tensor <<= 1) {
         if (!(c->targets.tensors & tensor))
             continue;
@@ -472,8 +488,8 @@ static void check_layer(struct vctx *v, const struct au_node *n, struct walk *w)
             w->failed = true;
             continue;
         }
-        check_fields(v, &t[nt]);
-        check_positions(v, &t[nt]);
+        bad_filter |= check_fields(v, &t[nt]);
+        bad_filter |= check_positions(v, &t[nt]);
         any_bits |= t[nt].elem_mask || t[nt].meta_mask;
         if (c->process.type == AU_CAMPAIGN_POISSON)
             rated |= has_rate(c, &t[nt], w->used);
@@ -481,9 +497,11 @@ static void check_layer(struct vctx *v, const struct au_node *n, struct walk *w)
     }
     if (w->failed)
         return;
-    if (!any_bits)
-        no_bits(v, n, t, nt);
-    else if (c->process.type == AU_CAMPAIGN_POISSON && check_layer_poisson(v, n, rated))
+    if (!any_bits) {
+        if (!bad_filter) /* else the filter's problem says why */
+            no_bits(v, n, t, nt);
+        w->bitless = true;
+    } else if (c->process.type == AU_CAMPAIGN_POISSON && check_layer_poisson(v, n, rated))
         w->live_layers++;
 }
 
@@ -517,7 +535,7 @@ int au_campaign_check(const struct au_campaign *c, const struct au_graph *g,
     v.first = v.probs->n;
     check_formats(&v);
     check_all_selectors(&v);
-    struct walk w = {au_calloc((size_t)c->process.n_rates + 1, sizeof(int)), false, 0};
+    struct walk w = {au_calloc((size_t)c->process.n_rates + 1, sizeof(int)), false, false, 0};
     if (!w.used)
         v.nomem = true;
     for (int i = 0; w.used && i < au_graph_n_nodes(g); i++) {
@@ -527,7 +545,7 @@ int au_campaign_check(const struct au_campaign *c, const struct au_graph *g,
     }
     if (w.used && !w.failed && c->process.type == AU_CAMPAIGN_POISSON) {
         check_rates_used(&v, &w);
-        if (!w.live_layers && c->process.timing != AU_CAMPAIGN_SINGLE_LAYER)
+        if (!w.live_layers && !w.bitless && c->process.timing != AU_CAMPAIGN_SINGLE_LAYER)
             vbad(&v, "$.process",
                  "no fault can occur: every targeted bit has rate 0 or "
                  "every targeted layer has live time 0");

@@ -17,6 +17,7 @@ static const struct command commands[] = {
     {"profile", au_cmd_profile, "golden run: accuracy, loss, per-layer output ranges"},
     {"bench", au_cmd_bench, "time the forward pass (median of several runs)"},
     {"run", au_cmd_run, "run or resume a fault-injection campaign (campaign.json)"},
+    {"validate", au_cmd_validate, "check campaign files: every problem with its JSON path"},
     {"emulate", au_cmd_emulate, "accuracy and loss with weights/activations in a number format"},
     /* numsys commands are added here by cli/cmd_formats.c and cli/cmd_quantize.c */
 };

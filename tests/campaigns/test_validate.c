@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define BASE                                                                                       \
@@ -184,8 +185,8 @@ static void test_fields_and_positions(void)
 static void test_no_targeted_bits(void)
 {
     EXPECT("\"formats\":{\"activations\":\"fp16\"},\"targets\":{\"bits\":\"metadata\"}",
-           "$.targets: layer '" CONV1 "' has no targeted bit: activations in fp16 (16-bit codes, "
-           "no metadata)",
+           "$.targets: layer '" CONV1 "' has no targeted bit: its activations format fp16 has no "
+           "metadata",
            "$.targets: layer '/classifier/classifier.5/Gemm' has no targeted bit");
     /* one tensor with metadata is enough for the layer */
     expect_ok("\"formats\":{\"activations\":\"fp16\",\"weights\":\"bfp8\"},\"targets\":{"
@@ -193,8 +194,16 @@ static void test_no_targeted_bits(void)
     /* only the Gemm layers have a format with metadata */
     EXPECT("\"formats\":{\"layers\":[{\"select\":\"op:Gemm\",\"activations\":\"int8\"}]},"
            "\"targets\":{\"bits\":\"metadata\"}",
-           "$.targets: layer '/features/features.3/Conv' has no targeted bit: activations in "
-           "float32 (32-bit codes, no metadata)");
+           "$.targets: layer '/features/features.3/Conv' has no targeted bit: its activations "
+           "format float32 has no metadata");
+    /* a bad filter is reported once, not again as "no targeted bit" for every layer */
+    struct au_problems p = {0};
+    check_json(BASE ",\"formats\":{\"activations\":\"bfp8\"},\"targets\":{\"fields\":"
+                    "\"shared_exponent\"}}",
+               &p);
+    CHECK_EQ_U64(p.n, 1);
+    CHECK(has_problem(&p, "$.targets.fields: 'shared_exponent' is not a data field"));
+    au_problems_fini(&p);
     expect_ok("\"formats\":{\"layers\":[{\"select\":\"op:Gemm\",\"activations\":\"int8\"}]},"
               "\"targets\":{\"layers\":\"op:Gemm\",\"bits\":\"metadata\"}");
 }
@@ -393,6 +402,71 @@ static void test_alloc_failures(void)
     au_campaign_free(c);
 }
 
+/* Runs `aurum validate args`, returns its exit status; out gets stdout+stderr. */
+static int run_cli(const char *args, char *out, size_t len)
+{
+    const char *pd = getenv("AURUM_PLUGIN_BUILD_DIR");
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd), "'%s/../cli/aurum' validate %s 2>&1", pd ? pd : ".", args);
+    FILE *f = popen(cmd, "r");
+    CHECK(f != NULL);
+    if (!f)
+        return -1;
+    size_t n = fread(out, 1, len - 1, f);
+    out[n] = '\0';
+    int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* aurum validate prints every problem (parse, then model) one per line; exit 1. */
+static void test_cli(void)
+{
+    char dir[] = "/tmp/au_test_cli_XXXXXX", file[256], args[1400], out[8192];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(file, sizeof(file), "%s/bad.json", dir);
+    FILE *f = fopen(file, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fprintf(f,
+            "{\"model\":\"%s/models/lenet5.onnx\",\"data\":{\"inputs\":\"%s/models/data/"
+            "fmnist_eval_x.npy\",\"labels\":\"%s/models/data/fmnist_eval_y.npy\"},"
+            "\"targets\":{\"layers\":[\"op:Conv\",\"fc9\"]},\"formats\":{\"activations\":"
+            "\"fp16\"},\"proces\":1}",
+            root, root, root);
+    fclose(f);
+    CHECK_EQ_INT(run_cli(file, out, sizeof(out)), 1);
+    char want[512];
+    snprintf(want, sizeof(want), "%s: $.proces: unknown key (did you mean 'process'?)\n", file);
+    CHECK(strcmp(out, want) == 0); /* the model checks wait for a file that parses */
+    f = fopen(file, "w");
+    fprintf(f,
+            "{\"model\":\"%s/models/lenet5.onnx\",\"data\":{\"inputs\":\"%s/models/data/"
+            "fmnist_eval_x.npy\",\"labels\":\"%s/models/data/fmnist_eval_y.npy\"},"
+            "\"targets\":{\"layers\":[\"op:Conv\",\"fc9\"],\"bit_positions\":17},"
+            "\"formats\":{\"activations\":\"fp16\"}}",
+            root, root, root);
+    fclose(f);
+    CHECK_EQ_INT(run_cli(file, out, sizeof(out)), 1);
+    snprintf(want, sizeof(want), "%s: $.targets.layers[1]: 'fc9' matches no node", file);
+    CHECK(strstr(out, want) == out);
+    CHECK(strstr(out, "$.targets.bit_positions: bit 17 is outside the 16-bit codes") != NULL);
+    int lines = 0;
+    for (const char *s = out; *s; s++)
+        lines += *s == '\n';
+    CHECK_EQ_INT(lines, 2);
+    snprintf(args, sizeof(args), "--quiet %s/campaigns/examples/ci-stop.json", root);
+    CHECK_EQ_INT(run_cli(args, out, sizeof(out)), 0);
+    CHECK(out[0] == '\0');
+    snprintf(args, sizeof(args), "%s/campaigns/examples/ci-stop.json %s", root, file);
+    CHECK_EQ_INT(run_cli(args, out, sizeof(out)), 1);
+    CHECK(strstr(out, "ci-stop.json: ok: per_layer on 5 of 5 layers") != NULL);
+    CHECK_EQ_INT(run_cli("--bogus x.json", out, sizeof(out)), 2);
+    CHECK_EQ_INT(run_cli("", out, sizeof(out)), 2);
+    unlink(file);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const char *r = getenv("AURUM_SOURCE_ROOT");
@@ -423,6 +497,7 @@ int main(void)
     test_resolution();
     test_examples();
     test_alloc_failures();
+    test_cli();
     au_graph_free(g);
     au_numsys_registry_free(reg);
     return check_report("test_validate");
