@@ -34,7 +34,8 @@ static const struct au_param params[] = {
      "symmetric (signed) or asymmetric with zero point"},
     {"granularity", AU_PARAM_CHOICE, "\"tensor\"", 0, 0, "tensor|channel|block",
      "which elements share a scale"},
-    {"block", AU_PARAM_INT, "32", 1, 65536, NULL, "elements per block (granularity block)"},
+    {"block", AU_PARAM_INT, "32", 1, 65536, "tensor|channel",
+     "elements per block; the word tensor or channel overrides granularity"},
     {"scale_source", AU_PARAM_CHOICE, "\"dynamic\"", 0, 0, "dynamic|static",
      "absmax of each block, or the static range"},
     {"range_min", AU_PARAM_REAL, "0", -FLT_MAX, FLT_MAX, NULL, "static range minimum"},
@@ -46,6 +47,9 @@ static const struct au_param params[] = {
      "s = range / (2^(n-1) - 1), or / 2^(n-1) (GoldenEye)"},
     {"rounding", AU_PARAM_CHOICE, "\"nearest_even\"", 0, 0,
      "nearest_even|toward_zero|stochastic|floor", "rounding of x/s"},
+    {AU_NUMSYS_PARAM_ABSMAX, AU_PARAM_REAL, "0", 0, FLT_MAX, NULL,
+     "profiled absmax of the layer (filled by the host): the static range when range_min "
+     "and range_max are not given; 0 = not profiled"},
 };
 #define N_PARAMS (sizeof(params) / sizeof(params[0]))
 
@@ -60,32 +64,36 @@ static const uint32_t kinds[] = {AU_BLOCK_TENSOR, AU_BLOCK_CHANNEL, AU_BLOCK_ELE
 
 static int read_params(const cJSON *j, au_numsys_inst *s, char *err, size_t err_len)
 {
-    long n, blk;
+    long n, blk = 0;
     bool sym;
-    double lo, hi;
-    int gran, src, fmt, dv;
+    double lo, hi, am;
+    int gran, src, fmt, dv, bword;
     if (au_p_check_keys(j, params, N_PARAMS, err, err_len) ||
         au_p_int(j, "bits", 8, 2, 24, &n, err, err_len) ||
         au_p_bool(j, "symmetric", true, &sym, err, err_len) ||
         au_p_choice(j, "granularity", params[2].choices, 0, &gran, err, err_len) ||
-        au_p_int(j, "block", 32, 1, 65536, &blk, err, err_len) ||
+        au_p_int_or_word(j, "block", "tensor|channel", 32, 1, 65536, &blk, &bword, err, err_len) ||
         au_p_choice(j, "scale_source", params[4].choices, 0, &src, err, err_len) ||
         au_p_real(j, "range_min", 0, -FLT_MAX, FLT_MAX, &lo, err, err_len) ||
         au_p_real(j, "range_max", 0, -FLT_MAX, FLT_MAX, &hi, err, err_len) ||
         au_p_choice(j, "scale_format", params[7].choices, 0, &fmt, err, err_len) ||
         au_p_choice(j, "scale_divisor", params[8].choices, 0, &dv, err, err_len) ||
-        au_p_choice(j, "rounding", params[9].choices, 0, &s->rnd, err, err_len))
+        au_p_choice(j, "rounding", params[9].choices, 0, &s->rnd, err, err_len) ||
+        au_p_real(j, AU_NUMSYS_PARAM_ABSMAX, 0, 0, FLT_MAX, &am, err, err_len))
         return AU_INVALID;
-    if (src == 1 && (sym ? fmax(fabs(lo), fabs(hi)) <= 0 : !(hi > lo))) {
+    bool given = lo != 0 || hi != 0;
+    if (src == 1 && !given) { /* the profiled range (0 until profiled) */
+        lo = sym ? 0 : -am;
+        hi = am;
+    }
+    if (src == 1 && !sym && given && !(hi > lo)) {
         snprintf(err, err_len,
-                 sym ? "parameter 'range_max' must be nonzero when scale_source is static"
-                     : "parameters 'range_min' < 'range_max' are required when scale_source "
-                       "is static");
+                 "parameters 'range_min' < 'range_max' are required when scale_source is static");
         return AU_INVALID;
     }
     s->n = (int)n, s->sym = sym, s->stat = src == 1, s->pow2 = fmt == 1;
-    s->kind = kinds[gran];
-    s->block_len = gran == 2 ? (uint32_t)blk : 0;
+    s->kind = bword >= 0 ? (bword ? AU_BLOCK_CHANNEL : AU_BLOCK_TENSOR) : kinds[gran];
+    s->block_len = s->kind == AU_BLOCK_ELEMS ? (uint32_t)blk : 0;
     s->smin = (float)lo, s->smax = (float)hi;
     float half = ldexpf(1.0f, (int)n - 1), full = ldexpf(1.0f, (int)n);
     s->div = sym ? (dv ? half : half - 1) : (dv ? full : full - 1);
@@ -143,6 +151,7 @@ static void int_layout(const au_numsys_inst *s, struct au_numsys_layout *l)
     l->elem_bits = (uint32_t)s->n;
     l->meta_bits = s->sbits + (s->sym ? 0u : (uint32_t)s->n);
     l->block_kind = s->kind;
+    l->flags = s->pow2 ? AU_LAYOUT_NO_NAN : 0u; /* a flipped fp32 scale can be NaN or inf */
     l->block_len = s->block_len;
     l->n_elem_fields = s->sym ? 2 : 1;
     l->n_meta_fields = s->sym ? 1 : 2;
@@ -281,7 +290,7 @@ static int int_encode(const au_numsys_inst *s, const float *x, size_t n, uint64_
         return AU_INVALID;
     for (size_t b0 = 0, k = 0; b0 < n; b0 += bl, k++)
         n_nan += encode_block(s, x + b0, n - b0 < bl ? n - b0 : bl, codes + b0, meta + k, rng);
-    return n_nan;
+    return n_nan ? AU_NUMSYS_NAN_ZEROED : 0;
 }
 
 static int int_decode(const au_numsys_inst *s, const uint64_t *codes, const uint64_t *meta,
@@ -410,7 +419,7 @@ static int int_quantize(const au_numsys_inst *s, float *x, size_t n, struct au_p
         return AU_INVALID;
     for (size_t b0 = 0; b0 < n; b0 += bl)
         n_nan += quantize_block(s, x + b0, n - b0 < bl ? n - b0 : bl, rng);
-    return n_nan;
+    return n_nan ? AU_NUMSYS_NAN_ZEROED : 0;
 }
 
 static const struct au_numsys_desc desc = {

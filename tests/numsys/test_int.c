@@ -218,14 +218,42 @@ static void test_int_bad_params(void)
 {
     fc_expect_error("int", "{\"bits\":1}", "int: parameter 'bits' must be an integer in [2, 24]");
     fc_expect_error("int", "{\"symmetric\":1}", "'symmetric' must be true or false");
-    fc_expect_error("int", "{\"scale_source\":\"static\"}", "'range_max' must be nonzero");
     fc_expect_error("int",
                     "{\"scale_source\":\"static\",\"symmetric\":false,\"range_min\":2,"
                     "\"range_max\":1}",
                     "'range_min' < 'range_max'");
+    fc_expect_error("int", "{\"absmax\":-1}", "parameter 'absmax' must be a number in [0,");
     fc_expect_error("int", "{\"rounding\":\"ceil\"}", "nearest_even|toward_zero|stochastic|floor");
     fc_expect_error("int", "{\"scale_format\":\"fp16\"}",
                     "'scale_format' must be one of fp32|pow2");
+    fc_expect_error("int", "{\"block\":\"row\"}",
+                    "'block' must be an integer in [1, 65536] or one of tensor|channel");
+}
+
+/* Static scales from the profiled absmax the host fills in; unprofiled still creates. */
+static void test_int_static_range_from_absmax(void)
+{
+    struct fc_plugin p;
+    if (fc_open(&p, "int",
+                "{\"scale_source\":\"static\",\"absmax\":4,\"scale_divisor\":\"pow2\"}") == 0) {
+        float x[3] = {0.049f, 5.0f, -5.0f};
+        p.desc->quantize(p.inst, x, 3, NULL);
+        CHECK(x[0] == 0.0625f && x[1] == 3.96875f && x[2] == -4.0f); /* s = 4/128 */
+        fc_close(&p);
+    }
+    if (fc_open(&p, "int", "{\"scale_source\":\"static\",\"symmetric\":false,\"absmax\":2}") == 0) {
+        float x[2] = {-2.0f, 2.0f};
+        uint64_t c[2], m;
+        p.desc->encode(p.inst, x, 2, c, &m, NULL);
+        CHECK_EQ_U64(m & 0xFFFFFFFFu, fc_f2u(4.0f / 255.0f)); /* range [-absmax, absmax] */
+        fc_close(&p);
+    }
+    if (fc_open(&p, "int", "{\"scale_source\":\"static\"}") == 0) { /* not yet profiled */
+        float x[2] = {2.4f, -1.6f};
+        p.desc->quantize(p.inst, x, 2, NULL);
+        CHECK(x[0] == 2.0f && x[1] == -2.0f); /* s = 1 */
+        fc_close(&p);
+    }
 }
 
 static void test_int_speed(void)
@@ -246,6 +274,7 @@ static void test_int_speed(void)
 int main(void)
 {
     fc_check_presets("int");
+    fc_check_block_words("int");
     test_int_brute_force_grid();
     test_int_symmetric_formula_with_fp32_scale();
     test_int_asymmetric_zero_point();
@@ -253,6 +282,7 @@ int main(void)
     test_int_flips();
     test_int_stochastic_is_unbiased();
     test_int_bad_params();
+    test_int_static_range_from_absmax();
     test_int_speed();
     return check_report("test_int");
 }
