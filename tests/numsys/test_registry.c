@@ -269,6 +269,39 @@ static void test_registry_survives_allocation_failures(void)
     CHECK(n_nomem > 3);
 }
 
+/* The example plugin of docs/plugin-guide.md loads like any out-of-tree plugin and
+ * computes what its comment promises. */
+static void test_registry_loads_the_example_plugin(void)
+{
+    char path[1200];
+    const char *build = getenv("AURUM_PLUGIN_BUILD_DIR");
+    snprintf(path, sizeof(path), "%s/examples/au_lns.so", build ? build : ".");
+    au_numsys_registry *r;
+    au_numsys_fmt *f = NULL;
+    struct au_diag d;
+    au_numsys_registry_new_empty(&r, &d);
+    CHECK_EQ_INT(au_numsys_registry_load(r, path, &d), 0);
+    CHECK_EQ_INT(au_numsys_fmt_new(r, "lns8", &f, &d), 0);
+    if (f) {
+        const struct au_numsys_layout *l = au_numsys_fmt_layout(f);
+        CHECK_EQ_INT(l->elem_bits, 8);
+        CHECK(au_numsys_field_find(l, AU_FAULT_ELEM, "sign")->lsb == 7);
+        float x[8] = {1, 2, 0.5f, 3, -4, 0, 1e30f, NAN}, y[8];
+        uint64_t codes[8];
+        int64_t ne[1] = {8};
+        struct au_numsys_blocks b;
+        CHECK_EQ_INT(au_numsys_blocks_init(&b, l, 1, ne, AU_NUMSYS_ROLE_ACT, &d), 0);
+        CHECK_EQ_INT(au_numsys_encode_tensor(f, &b, x, codes, NULL, NULL, &d),
+                     AU_NUMSYS_NAN_ZEROED);
+        CHECK_EQ_INT(au_numsys_decode_tensor(f, &b, codes, NULL, y, &d), 0);
+        CHECK(y[0] == 1 && y[1] == 2 && y[2] == 0.5f && y[4] == -4 && y[5] == 0 && y[7] == 0);
+        CHECK_NEAR(y[3], exp2(13.0 / 8), 1e-6);  /* log2(3) * 8 = 12.68 -> 13 */
+        CHECK_NEAR(y[6], exp2(63.0 / 8), 1e-4); /* saturates at the largest log, 63/8 */
+    }
+    au_numsys_fmt_free(f);
+    au_numsys_registry_free(r);
+}
+
 int main(void)
 {
     test_registry_finds_builtin_fp_in_the_build_tree();
@@ -277,5 +310,6 @@ int main(void)
     test_registry_refuses_hostile_plugin_files();
     test_registry_plugin_path_order_and_warnings();
     test_registry_survives_allocation_failures();
+    test_registry_loads_the_example_plugin();
     return check_report("test_registry");
 }
