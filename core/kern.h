@@ -13,9 +13,16 @@
 #include <stdint.h>
 
 /* Hot elementwise loops are compiled for AVX2 too and picked at load time (GCC/clang
- * function multiversioning); -std=c11 disables FMA contraction, so every clone rounds
- * exactly like the baseline and results do not depend on the CPU's features. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang_analyzer__)
+ * function multiversioning). The clones enable AVX2 but not FMA, so a * b + c is never
+ * fused: every clone rounds like the baseline and results do not depend on the CPU. */
+#if defined(__SANITIZE_THREAD__) /* TSan instruments the ifunc resolver, which then runs */
+#define AU_KERN_NO_CLONES_ 1     /* before the TSan runtime and crashes at load time */
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define AU_KERN_NO_CLONES_ 1
+#endif
+#endif
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(AU_KERN_NO_CLONES_)
 #define AU_KERN_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define AU_KERN_CLONES
