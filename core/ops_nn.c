@@ -27,7 +27,15 @@ static const struct au_tensor *opt_in(const struct au_op_ctx *ctx, int i)
     return i < ctx->n_in ? ctx->in[i] : NULL;
 }
 
-/* Input i must be present and float32; `what` names it in the message. */
+static int shape_err(const struct au_op_ctx *ctx, const char *op, const char *what,
+                     const struct au_tensor *t, const char *expect, struct au_diag *d)
+{
+    char buf[192];
+    return au_diag_set(d, AU_SHAPE, "%s: %s: %s has shape %s, expected %s", LBL(ctx), op, what,
+                       au_tensor_shape_str(t, buf, sizeof(buf)), expect);
+}
+
+/* Input i must be present and float32 with known dims; `what` names it in the message. */
 static int need_f32(const struct au_op_ctx *ctx, int i, const char *op, const char *what,
                     struct au_diag *d)
 {
@@ -37,15 +45,10 @@ static int need_f32(const struct au_op_ctx *ctx, int i, const char *op, const ch
     if (t->dtype != AU_DTYPE_F32)
         return au_diag_set(d, AU_DTYPE, "%s: %s: %s is %s, only float32 is supported", LBL(ctx), op,
                            what, au_dtype_name(t->dtype));
+    for (int j = 0; j < t->n_dims; j++)
+        if (t->ne[j] < 0) /* a symbolic dim that prepare did not fix */
+            return shape_err(ctx, op, what, t, "known dims", d);
     return AU_OK;
-}
-
-static int shape_err(const struct au_op_ctx *ctx, const char *op, const char *what,
-                     const struct au_tensor *t, const char *expect, struct au_diag *d)
-{
-    char buf[192];
-    return au_diag_set(d, AU_SHAPE, "%s: %s: %s has shape %s, expected %s", LBL(ctx), op, what,
-                       au_tensor_shape_str(t, buf, sizeof(buf)), expect);
 }
 
 /* n int values in [lo, INT_MAX] from attribute `name`, or dflt for all when absent. */

@@ -1039,6 +1039,10 @@ static void test_matmul_errors(void)
     b.dtype = AU_DTYPE_F64;
     CHECK_EQ_INT(infer_only(&nb.node, 2, in, 1, &d), AU_DTYPE);
     CHECK(strcmp(d.msg, "mm3: MatMul: B is float64, only float32 is supported") == 0);
+    b.dtype = AU_DTYPE_F32;
+    a.ne[0] = -1; /* symbolic dim left unresolved */
+    CHECK_EQ_INT(infer_only(&nb.node, 2, in, 1, &d), AU_SHAPE);
+    CHECK(strcmp(d.msg, "mm3: MatMul: A has shape [-1,3,4], expected known dims") == 0);
 }
 
 /* ---- BatchNormalization ---- */
