@@ -445,7 +445,12 @@ static int fmt_create(const struct au_numsys_plugin *pl, const cJSON *params, au
     if (rc == AU_OK && (ds->create(f->json, &f->inst, perr, sizeof(perr)) < 0 || !f->inst)) {
         perr[sizeof(perr) - 1] = '\0';
         f->inst = NULL;
-        rc = au_diag_set(d, AU_PLUGIN, "%s: %s", ds->name, perr[0] ? perr : "create failed");
+        size_t nl = strlen(ds->name); /* plugins may name themselves already */
+        const char *msg =
+            strncmp(perr, ds->name, nl) == 0 && perr[nl] == ':' ? perr + nl + 1 : perr;
+        while (*msg == ' ')
+            msg++;
+        rc = au_diag_set(d, AU_PLUGIN, "%s: %s", ds->name, msg[0] ? msg : "create failed");
     }
     if (rc == AU_OK) {
         ds->layout(f->inst, &f->layout);
