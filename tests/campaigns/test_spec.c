@@ -533,6 +533,46 @@ static void test_schema_agrees(const char *root)
     free(text);
 }
 
+/* Truncations at every length and random byte changes of an example never crash or
+ * leak, and any failure is AU_FORMAT with at least one problem. */
+static void test_mutations(const char *root)
+{
+    char path[1100];
+    snprintf(path, sizeof(path), "%s/campaigns/examples/poisson-layer-wise.json", root);
+    char *text = slurp(path);
+    CHECK(text != NULL);
+    if (!text)
+        return;
+    size_t len = strlen(text);
+    char *buf = malloc(len + 1);
+    uint64_t x = check_seed();
+    for (size_t cut = 0; cut <= len; cut++) {
+        struct au_campaign *c = NULL;
+        struct au_problems p = {0};
+        int rc = au_campaign_parse(text, cut, "m.json", &c, &p, NULL);
+        CHECK(rc == 0 || (rc == AU_FORMAT && p.n > 0 && !c));
+        au_campaign_free(c);
+        au_problems_fini(&p);
+    }
+    const char alphabet[] = "{}[]\",:0-9e.\\tnfu\x01\xff ";
+    for (int it = 0; it < 3000; it++) {
+        memcpy(buf, text, len + 1);
+        for (int k = 0; k < 1 + it % 3; k++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            size_t at = (size_t)(x >> 33) % len;
+            buf[at] = alphabet[(x >> 20) % (sizeof(alphabet) - 1)];
+        }
+        struct au_campaign *c = NULL;
+        struct au_problems p = {0};
+        int rc = au_campaign_parse(buf, len, "m.json", &c, &p, NULL);
+        CHECK(rc == 0 || (rc == AU_FORMAT && p.n > 0 && !c));
+        au_campaign_free(c);
+        au_problems_fini(&p);
+    }
+    free(buf);
+    free(text);
+}
+
 int main(void)
 {
     const char *root = getenv("AURUM_SOURCE_ROOT");
@@ -548,6 +588,7 @@ int main(void)
     if (root) {
         test_examples(root);
         test_schema_agrees(root);
+        test_mutations(root);
     }
     return check_report("test_spec");
 }
