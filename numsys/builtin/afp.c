@@ -29,7 +29,8 @@ static const struct au_param params[] = {
     {"exponent", AU_PARAM_INT, "4", 1, 8, NULL, "exponent bits; mantissa = bits - 1 - exponent"},
     {"granularity", AU_PARAM_CHOICE, "\"tensor\"", 0, 0, "tensor|channel|block",
      "which elements share a bias"},
-    {"block", AU_PARAM_INT, "32", 1, 65536, NULL, "elements per block (granularity block)"},
+    {"block", AU_PARAM_INT, "32", 1, 65536, "tensor|channel",
+     "elements per block; the word tensor or channel overrides granularity"},
     {"bias_bits", AU_PARAM_INT, "8", 2, 16, NULL, "width of the stored two's complement bias"},
     {"bias_source", AU_PARAM_CHOICE, "\"dynamic\"", 0, 0, "dynamic|fixed",
      "bias from each block's absmax, or the fixed 'bias'"},
@@ -63,13 +64,13 @@ static int check_bias(const au_numsys_inst *s, long bias, char *err, size_t err_
 
 static int read_params(const cJSON *j, au_numsys_inst *s, char *err, size_t err_len)
 {
-    long n, e, blk, bb, bias;
-    int gran, src;
+    long n, e, blk = 0, bb, bias;
+    int gran, src, bword;
     if (au_p_check_keys(j, params, N_PARAMS, err, err_len) ||
         au_p_int(j, "bits", 8, 2, 16, &n, err, err_len) ||
         au_p_int(j, "exponent", 4, 1, 8, &e, err, err_len) ||
         au_p_choice(j, "granularity", params[2].choices, 0, &gran, err, err_len) ||
-        au_p_int(j, "block", 32, 1, 65536, &blk, err, err_len) ||
+        au_p_int_or_word(j, "block", "tensor|channel", 32, 1, 65536, &blk, &bword, err, err_len) ||
         au_p_int(j, "bias_bits", 8, 2, 16, &bb, err, err_len) ||
         au_p_choice(j, "bias_source", params[5].choices, 0, &src, err, err_len) ||
         au_p_int(j, "bias", 0, -32768, 32767, &bias, err, err_len) ||
@@ -83,8 +84,8 @@ static int read_params(const cJSON *j, au_numsys_inst *s, char *err, size_t err_
     s->n = (int)n, s->e = (int)e, s->m = (int)(n - 1 - e), s->bb = (int)bb;
     s->bmin = -(1 << (bb - 1));
     s->bmax = (1 << (bb - 1)) - 1;
-    s->kind = kinds[gran];
-    s->block_len = gran == 2 ? (uint32_t)blk : 0;
+    s->kind = bword >= 0 ? (bword ? AU_BLOCK_CHANNEL : AU_BLOCK_TENSOR) : kinds[gran];
+    s->block_len = s->kind == AU_BLOCK_ELEMS ? (uint32_t)blk : 0;
     s->fixed = src == 1;
     s->bias = (int)bias;
     return s->fixed ? check_bias(s, bias, err, err_len) : 0;
@@ -136,6 +137,8 @@ static void afp_layout(const au_numsys_inst *s, struct au_numsys_layout *l)
     l->elem_bits = (uint32_t)s->n;
     l->meta_bits = (uint32_t)s->bb;
     l->block_kind = s->kind;
+    /* Values stay below 2^(2^e + b) for every stored bias b <= bmax. */
+    l->flags = AU_LAYOUT_NO_NAN | ((1 << s->e) - 1 + s->bmax <= 127 ? AU_LAYOUT_NO_INF : 0u);
     l->block_len = s->block_len;
     l->n_elem_fields = s->n_efields;
     l->n_meta_fields = 1;
@@ -243,7 +246,7 @@ static int afp_encode(const au_numsys_inst *s, const float *x, size_t n, uint64_
         return AU_INVALID;
     for (size_t b0 = 0, k = 0; b0 < n; b0 += bl, k++)
         n_nan += encode_block(s, x + b0, n - b0 < bl ? n - b0 : bl, codes + b0, meta + k, rng);
-    return n_nan;
+    return n_nan ? AU_NUMSYS_NAN_ZEROED : 0;
 }
 
 static int meta_bias(const au_numsys_inst *s, uint64_t w)
@@ -374,7 +377,7 @@ static int afp_quantize(const au_numsys_inst *s, float *x, size_t n, struct au_p
         return AU_INVALID;
     for (size_t b0 = 0; b0 < n; b0 += bl)
         n_nan += quantize_block(s, x + b0, n - b0 < bl ? n - b0 : bl, rng);
-    return n_nan;
+    return n_nan ? AU_NUMSYS_NAN_ZEROED : 0;
 }
 
 static const struct au_numsys_desc desc = {

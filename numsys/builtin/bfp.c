@@ -28,7 +28,8 @@ static const struct au_param params[] = {
     {"exponent", AU_PARAM_INT, "8", 1, 8, NULL, "width of the shared exponent"},
     {"granularity", AU_PARAM_CHOICE, "\"block\"", 0, 0, "block|tensor|channel",
      "which elements share an exponent"},
-    {"block", AU_PARAM_INT, "16", 1, 65536, NULL, "elements per block (granularity block)"},
+    {"block", AU_PARAM_INT, "16", 1, 65536, "tensor|channel",
+     "elements per block; the word tensor or channel overrides granularity"},
     {"rounding", AU_PARAM_CHOICE, "\"nearest_even\"", 0, 0, "nearest_even|toward_zero|stochastic",
      "rounding of the magnitudes"},
 };
@@ -43,8 +44,8 @@ static const uint32_t kinds[] = {AU_BLOCK_ELEMS, AU_BLOCK_TENSOR, AU_BLOCK_CHANN
 
 static int bfp_create(const char *params_json, au_numsys_inst **out, char *err, size_t err_len)
 {
-    long m, w, blk;
-    int gran;
+    long m, w, blk = 0;
+    int gran, bword;
     *out = NULL;
     cJSON *j = params_json ? cJSON_Parse(params_json) : NULL;
     if (params_json && !j) {
@@ -52,12 +53,13 @@ static int bfp_create(const char *params_json, au_numsys_inst **out, char *err, 
         return AU_INVALID;
     }
     au_numsys_inst *s = calloc(1, sizeof(*s));
-    int bad = !s || au_p_check_keys(j, params, 5, err, err_len) ||
-              au_p_int(j, "mantissa", 7, 1, 23, &m, err, err_len) ||
-              au_p_int(j, "exponent", 8, 1, 8, &w, err, err_len) ||
-              au_p_choice(j, "granularity", params[2].choices, 0, &gran, err, err_len) ||
-              au_p_int(j, "block", 16, 1, 65536, &blk, err, err_len) ||
-              au_p_choice(j, "rounding", params[4].choices, 0, &s->rnd, err, err_len);
+    int bad =
+        !s || au_p_check_keys(j, params, 5, err, err_len) ||
+        au_p_int(j, "mantissa", 7, 1, 23, &m, err, err_len) ||
+        au_p_int(j, "exponent", 8, 1, 8, &w, err, err_len) ||
+        au_p_choice(j, "granularity", params[2].choices, 0, &gran, err, err_len) ||
+        au_p_int_or_word(j, "block", "tensor|channel", 16, 1, 65536, &blk, &bword, err, err_len) ||
+        au_p_choice(j, "rounding", params[4].choices, 0, &s->rnd, err, err_len);
     cJSON_Delete(j);
     if (bad) {
         char tmp[256];
@@ -71,8 +73,8 @@ static int bfp_create(const char *params_json, au_numsys_inst **out, char *err, 
     s->bias = (1 << (w - 1)) - 1;
     s->emin = -s->bias;
     s->emax = (1 << w) - 1 - s->bias;
-    s->kind = kinds[gran];
-    s->block_len = gran == 0 ? (uint32_t)blk : 0;
+    s->kind = bword >= 0 ? (bword ? AU_BLOCK_CHANNEL : AU_BLOCK_TENSOR) : kinds[gran];
+    s->block_len = s->kind == AU_BLOCK_ELEMS ? (uint32_t)blk : 0;
     s->mmax = (float)((1u << m) - 1);
     s->efields[0] = (struct au_bitfield){"sign", (uint8_t)m, 1};
     s->efields[1] = (struct au_bitfield){"mantissa", 0, (uint8_t)m};
@@ -92,6 +94,8 @@ static void bfp_layout(const au_numsys_inst *s, struct au_numsys_layout *l)
     l->elem_bits = (uint32_t)s->m + 1;
     l->meta_bits = (uint32_t)s->w;
     l->block_kind = s->kind;
+    /* A flipped 8-bit exponent reaches 2^128: inf is possible only at w = 8. */
+    l->flags = AU_LAYOUT_NO_NAN | (s->w < 8 ? AU_LAYOUT_NO_INF : 0u);
     l->block_len = s->block_len;
     l->n_elem_fields = 2;
     l->n_meta_fields = 1;
@@ -185,7 +189,7 @@ static int bfp_encode(const au_numsys_inst *s, const float *x, size_t n, uint64_
         return AU_INVALID;
     for (size_t b0 = 0, k = 0; b0 < n; b0 += bl, k++)
         n_nan += encode_block(s, x + b0, n - b0 < bl ? n - b0 : bl, codes + b0, meta + k, rng);
-    return n_nan;
+    return n_nan ? AU_NUMSYS_NAN_ZEROED : 0;
 }
 
 static int bfp_decode(const au_numsys_inst *s, const uint64_t *codes, const uint64_t *meta,
@@ -311,7 +315,7 @@ static int bfp_quantize(const au_numsys_inst *s, float *x, size_t n, struct au_p
         n_nan += s->rnd == RND_SR ? quantize_block_scalar(s, x + b0, len, rng)
                                   : quantize_block_fast(s, x + b0, len);
     }
-    return n_nan;
+    return n_nan ? AU_NUMSYS_NAN_ZEROED : 0;
 }
 
 static const struct au_numsys_desc desc = {

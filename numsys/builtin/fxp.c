@@ -118,6 +118,7 @@ static void fxp_layout(const au_numsys_inst *s, struct au_numsys_layout *l)
     memset(l, 0, sizeof(*l));
     l->elem_bits = s->n;
     l->block_kind = AU_BLOCK_NONE;
+    l->flags = AU_LAYOUT_NO_NAN | AU_LAYOUT_NO_INF;
     l->n_elem_fields = s->n_fields;
     l->elem_fields = s->fields;
 }
@@ -182,7 +183,7 @@ static int fxp_encode(const au_numsys_inst *s, const float *x, size_t n, uint64_
         return AU_INVALID;
     for (size_t i = 0; i < n; i++)
         codes[i] = encode_one(s, x[i], rng, &n_nan);
-    return n_nan;
+    return n_nan ? AU_NUMSYS_NAN_ZEROED : 0;
 }
 
 static int fxp_decode(const au_numsys_inst *s, const uint64_t *codes, const uint64_t *meta,
@@ -271,13 +272,13 @@ static int quantize_fast(const au_numsys_inst *inst, float *x, size_t n)
 static int fxp_quantize(const au_numsys_inst *s, float *x, size_t n, struct au_pcg32 *rng)
 {
     if (!s->wrap && s->rnd != RND_SR)
-        return quantize_fast(s, x, n);
+        return quantize_fast(s, x, n) ? AU_NUMSYS_NAN_ZEROED : 0;
     if (s->rnd == RND_SR && !rng)
         return AU_INVALID;
     int n_nan = 0;
     for (size_t i = 0; i < n; i++)
         x[i] = decode_one(s, encode_one(s, x[i], rng, &n_nan));
-    return n_nan;
+    return n_nan ? AU_NUMSYS_NAN_ZEROED : 0;
 }
 
 static const struct au_numsys_desc desc = {

@@ -42,7 +42,8 @@ static const struct au_param params[] = {
      "fp8_e4m3|fp8_e5m2|fp6_e2m3|fp6_e3m2|fp4_e2m1|int8", "element data type"},
     {"granularity", AU_PARAM_CHOICE, "\"block\"", 0, 0, "block|tensor|channel",
      "which elements share a scale (OCP: block of 32)"},
-    {"block", AU_PARAM_INT, "32", 1, 65536, NULL, "elements per block"},
+    {"block", AU_PARAM_INT, "32", 1, 65536, "tensor|channel",
+     "elements per block; the word tensor or channel overrides granularity"},
     {"rounding", AU_PARAM_CHOICE, "\"nearest_even\"", 0, 0, "nearest_even|toward_zero|stochastic",
      "rounding of x / X to the element"},
 };
@@ -73,8 +74,8 @@ static void set_fields(au_numsys_inst *s)
 
 static int mx_create(const char *params_json, au_numsys_inst **out, char *err, size_t err_len)
 {
-    int el, gran;
-    long blk;
+    int el, gran, bword;
+    long blk = 0;
     *out = NULL;
     cJSON *j = params_json ? cJSON_Parse(params_json) : NULL;
     if (params_json && !j) {
@@ -82,11 +83,12 @@ static int mx_create(const char *params_json, au_numsys_inst **out, char *err, s
         return AU_INVALID;
     }
     au_numsys_inst *s = calloc(1, sizeof(*s));
-    int bad = !s || au_p_check_keys(j, params, N_PARAMS, err, err_len) ||
-              au_p_choice(j, "element", params[0].choices, 0, &el, err, err_len) ||
-              au_p_choice(j, "granularity", params[1].choices, 0, &gran, err, err_len) ||
-              au_p_int(j, "block", 32, 1, 65536, &blk, err, err_len) ||
-              au_p_choice(j, "rounding", params[3].choices, 0, &s->rnd, err, err_len);
+    int bad =
+        !s || au_p_check_keys(j, params, N_PARAMS, err, err_len) ||
+        au_p_choice(j, "element", params[0].choices, 0, &el, err, err_len) ||
+        au_p_choice(j, "granularity", params[1].choices, 0, &gran, err, err_len) ||
+        au_p_int_or_word(j, "block", "tensor|channel", 32, 1, 65536, &blk, &bword, err, err_len) ||
+        au_p_choice(j, "rounding", params[3].choices, 0, &s->rnd, err, err_len);
     cJSON_Delete(j);
     if (bad) {
         char tmp[256];
@@ -96,8 +98,8 @@ static int mx_create(const char *params_json, au_numsys_inst **out, char *err, s
         return s ? AU_INVALID : AU_NOMEM;
     }
     s->el = &elems[el];
-    s->kind = kinds[gran];
-    s->block_len = gran == 0 ? (uint32_t)blk : 0;
+    s->kind = bword >= 0 ? (bword ? AU_BLOCK_CHANNEL : AU_BLOCK_TENSOR) : kinds[gran];
+    s->block_len = s->kind == AU_BLOCK_ELEMS ? (uint32_t)blk : 0;
     set_fields(s);
     *out = s;
     return 0;
@@ -114,6 +116,7 @@ static void mx_layout(const au_numsys_inst *s, struct au_numsys_layout *l)
     l->elem_bits = (uint32_t)s->el->bits;
     l->meta_bits = 8;
     l->block_kind = s->kind;
+    l->flags = 0; /* the E8M0 NaN scale, and 2^127 times an element overflows */
     l->block_len = s->block_len;
     l->n_elem_fields = s->n_efields;
     l->n_meta_fields = 1;
@@ -266,7 +269,7 @@ static int mx_encode(const au_numsys_inst *s, const float *x, size_t n, uint64_t
         return AU_INVALID;
     for (size_t b0 = 0, k = 0; b0 < n; b0 += bl, k++)
         n_nan += encode_block(s, x + b0, n - b0 < bl ? n - b0 : bl, codes + b0, meta + k, rng);
-    return n_nan;
+    return n_nan ? AU_NUMSYS_NAN_ZEROED : 0;
 }
 
 static int mx_decode(const au_numsys_inst *s, const uint64_t *codes, const uint64_t *meta, size_t n,
@@ -283,6 +286,7 @@ static int mx_decode(const au_numsys_inst *s, const uint64_t *codes, const uint6
 
 typedef float vf4 __attribute__((vector_size(16)));
 typedef int32_t vi4 __attribute__((vector_size(16)));
+typedef uint32_t vu4 __attribute__((vector_size(16)));
 
 static inline vf4 vsel(vi4 m, vf4 a, vf4 b)
 {
@@ -343,7 +347,7 @@ static inline void quant4(const struct lanes *l, float *x)
     vi4 eb = (vi4)a & expo;
     vi4 lo = eb < l->kmin_bits;
     eb = (l->kmin_bits & lo) | (eb & ~lo); /* the binade, at least the min normal */
-    c = (vf4)(eb + l->c_add);
+    c = (vf4)((vu4)eb + (vu4)l->c_add);    /* unsigned: no overflow for finite lanes anyway */
     r = (a + c) - c;
     if (l->tz)
         r = vsel(r > a, r - c * 0x1p-23f, r);
@@ -400,7 +404,7 @@ static int mx_quantize(const au_numsys_inst *s, float *x, size_t n, struct au_pc
         return AU_INVALID;
     for (size_t b0 = 0; b0 < n; b0 += bl)
         n_nan += quantize_block(s, x + b0, n - b0 < bl ? n - b0 : bl, rng);
-    return n_nan;
+    return n_nan ? AU_NUMSYS_NAN_ZEROED : 0;
 }
 
 static const struct au_numsys_desc desc = {

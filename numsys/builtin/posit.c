@@ -118,6 +118,7 @@ static void posit_layout(const au_numsys_inst *s, struct au_numsys_layout *l)
     memset(l, 0, sizeof(*l));
     l->elem_bits = (uint32_t)s->n;
     l->block_kind = AU_BLOCK_NONE;
+    l->flags = AU_LAYOUT_NO_INF; /* NaR decodes to NaN */
     l->n_elem_fields = s->n > 1 ? 2 : 1;
     l->elem_fields = s->fields;
 }

@@ -432,6 +432,8 @@ static inline void fc_check_flips(const struct fc_plugin *p, const float *x, siz
             int changed = 0;
             for (size_t i = 0; i < n; i++) {
                 int in = i / bl == blk, diff = !fc_same(y[i], y2[i]);
+                CHECK(!(l->flags & AU_LAYOUT_NO_NAN) || !isnan(y2[i])); /* promised flags */
+                CHECK(!(l->flags & AU_LAYOUT_NO_INF) || !isinf(y2[i]));
                 changed += in && diff;
                 CHECK(in || !diff);
             }
@@ -445,6 +447,8 @@ static inline void fc_check_flips(const struct fc_plugin *p, const float *x, siz
             p->desc->decode(p->inst, c2, m, n, y2);
             for (size_t j = 0; j < n; j++)
                 CHECK(fc_same(y[j], y2[j]) == (j != i));
+            CHECK(!(l->flags & AU_LAYOUT_NO_NAN) || !isnan(y2[i]));
+            CHECK(!(l->flags & AU_LAYOUT_NO_INF) || !isinf(y2[i]));
         }
     }
     free(c), free(m), free(c2), free(m2), free(y), free(y2);
@@ -486,6 +490,24 @@ static inline int fc_field_lsb(const struct au_bitfield *f, uint32_t n, const ch
     return -1;
 }
 
+/* The block parameter takes a count or the words tensor/channel (ABI: INT with words). */
+static inline void fc_check_block_words(const char *name)
+{
+    struct fc_plugin p;
+    if (fc_open(&p, name, "{\"block\":\"tensor\"}") == 0)
+        CHECK_EQ_INT(p.lay.block_kind, AU_BLOCK_TENSOR);
+    fc_close(&p);
+    if (fc_open(&p, name, "{\"block\":\"channel\",\"granularity\":\"block\"}") == 0)
+        CHECK_EQ_INT(p.lay.block_kind, AU_BLOCK_CHANNEL); /* the word overrides granularity */
+    fc_close(&p);
+    if (fc_open(&p, name, "{\"block\":8,\"granularity\":\"block\"}") == 0) {
+        CHECK_EQ_INT(p.lay.block_kind, AU_BLOCK_ELEMS);
+        CHECK_EQ_INT(p.lay.block_len, 8);
+    }
+    fc_close(&p);
+    fc_expect_error(name, "{\"block\":\"rows\"}", "or one of tensor|channel");
+}
+
 /* Check every preset creates and every param default is accepted. */
 static inline void fc_check_presets(const char *name)
 {
@@ -509,6 +531,15 @@ static inline void fc_check_presets(const char *name)
     }
     for (uint32_t i = 0; i < d->n_params; i++)
         CHECK(d->params[i].name && d->params[i].dflt && d->params[i].help);
+    au_numsys_inst *in = NULL; /* every parameter has a default: "{}" and NULL create */
+    char err[256];
+    CHECK(d->create("{}", &in, err, sizeof(err)) == 0);
+    if (in)
+        d->destroy(in);
+    in = NULL;
+    CHECK(d->create(NULL, &in, err, sizeof(err)) == 0);
+    if (in)
+        d->destroy(in);
     dlclose(dl);
 }
 

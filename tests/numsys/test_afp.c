@@ -164,6 +164,7 @@ static void test_afp_speed(void)
 int main(void)
 {
     fc_check_presets("afp");
+    fc_check_block_words("afp");
     test_afp_brute_force_grid();
     test_afp_bias_and_range_rules();
     test_afp_fixed_bias();

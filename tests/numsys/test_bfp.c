@@ -152,7 +152,7 @@ static void test_bfp_bad_params(void)
     fc_expect_error("bfp", "{\"block\":0}", "'block' must be an integer in [1, 65536]");
     fc_expect_error("bfp", "{\"granularity\":\"row\"}",
                     "'granularity' must be one of block|tensor|channel");
-    fc_expect_error("bfp", "{\"block\":\"tensor\"}", "'block' must be an integer");
+    fc_expect_error("bfp", "{\"block\":1.5}", "'block' must be an integer in [1, 65536]");
 }
 
 static void test_bfp_speed(void)
@@ -169,6 +169,7 @@ static void test_bfp_speed(void)
 int main(void)
 {
     fc_check_presets("bfp");
+    fc_check_block_words("bfp");
     test_bfp_brute_force_grid();
     test_bfp_tensor_granularity();
     test_bfp_shared_exponent_rule();

@@ -200,6 +200,7 @@ static void test_mx_speed(void)
 int main(void)
 {
     fc_check_presets("mx");
+    fc_check_block_words("mx");
     test_mx_brute_force_all_elements();
     test_mx_element_tables();
     test_mx_scale_rule();
