@@ -151,13 +151,19 @@ static struct au_sites_process sites_process(const struct au_plan *p, const uint
     return sp;
 }
 
+int au_plan_mu(const struct au_plan *p, int t, double *mu, struct au_diag *d)
+{
+    uint32_t one = (uint32_t)t;
+    struct au_sites_process sp = sites_process(p, p->per_target ? &one : NULL);
+    return au_sites_mu(p->space, &sp, mu, d);
+}
+
 static int poisson_means(struct au_plan *p, struct au_diag *d)
 {
     double mu = 0;
-    for (uint32_t t = 0; t < (p->per_target ? (uint32_t)p->n_targets : 1u); t++) {
-        struct au_sites_process sp = sites_process(p, p->per_target ? &t : NULL);
+    for (int t = 0; t < (p->per_target ? p->n_targets : 1); t++) {
         double m;
-        int rc = au_sites_mu(p->space, &sp, &m, d);
+        int rc = au_plan_mu(p, t, &m, d);
         if (rc)
             return rc;
         mu = m > mu ? m : mu;

@@ -37,6 +37,8 @@ struct au_plan {
 int au_plan_init(struct au_plan *p, const struct au_campaign *c, const struct au_graph *g,
                  const struct au_emul *e, const struct au_inject *inj, struct au_diag *d);
 void au_plan_fini(struct au_plan *p);
+/* Mean flips of a trial of target t (model-wide: t ignored). */
+int au_plan_mu(const struct au_plan *p, int t, double *mu, struct au_diag *d);
 /* Trial id of trial i of target t (t ignored when !per_target). */
 int64_t au_plan_trial_id(const struct au_plan *p, int t, int64_t i);
 /* Faults of one trial into out[max_sites] (tmp: scratch of max_sites); *n may be 0

@@ -9,6 +9,7 @@
 #include "core/metrics.h"
 #include "core/onnx.h"
 #include "injectors/inject.h"
+#include "injectors/poisson.h"
 #include "plan.h"
 #include "store.h"
 
@@ -950,8 +951,36 @@ static int find_done_units(struct ctx *x, struct au_run_result *r, struct au_dia
     return rc;
 }
 
+/* Poisson campaigns record E[N] and P(N >= 1) per target, for the estimators. */
+static int store_poisson(struct ctx *x, struct au_diag *d)
+{
+    const struct au_plan *p = &x->plan;
+    int n = p->per_target ? p->n_targets : 1, rc = AU_OK;
+    struct au_store_poisson *rows = au_calloc((size_t)n + 1, sizeof(*rows));
+    if (!rows)
+        return au_diag_set(d, AU_NOMEM, "out of memory");
+    for (int t = 0; !rc && t < n; t++) {
+        double mu;
+        rc = au_plan_mu(p, t, &mu, d);
+        bool act = p->targets[t].tensor == AU_TENSOR_ACT;
+        rows[t] = (struct au_store_poisson){
+            p->per_target ? p->targets[t].layer : -1,
+            p->per_target ? (act ? AU_STORE_TENSOR_ACT : AU_STORE_TENSOR_WEIGHT) : -1, mu,
+            au_poisson_p_at_least_one(mu), x->c->process.condition_on_fault};
+    }
+    if (!rc)
+        rc = au_store_poisson_add(x->store, x->campaign, rows, (size_t)n, d);
+    au_free(rows);
+    return rc;
+}
+
 static int setup(struct ctx *x, int jobs, struct au_run_result *r, struct au_diag *d)
 {
+    if (x->c->metadata_faults == AU_CAMPAIGN_REQUANTIZE)
+        return au_diag_set(d, AU_UNSUPPORTED,
+                           "%s: metadata_faults: 'requantize' (GoldenEye's convention) is not "
+                           "implemented yet; use 'reinterpret'",
+                           x->c->path);
     struct au_store_golden *golden = NULL;
     struct worker *w0 = &x->w[0];
     int rc = au_numsys_registry_new(&x->reg, d) < 0 ? AU_PLUGIN : AU_OK;
@@ -981,6 +1010,8 @@ static int setup(struct ctx *x, int jobs, struct au_run_result *r, struct au_dia
         rc = store_layers(x, d);
     if (!rc)
         rc = au_store_golden_add(x->store, x->campaign, golden, (size_t)x->ds.n, d);
+    if (!rc && x->c->process.type == AU_CAMPAIGN_POISSON)
+        rc = store_poisson(x, d);
     au_free(golden);
     if (rc)
         return rc;

@@ -489,6 +489,9 @@ static const char schema_sql[] =
     " wilson_lo REAL, wilson_hi REAL, n_masked INTEGER, n_benign INTEGER, n_sdc INTEGER,"
     " n_detected INTEGER, detected_total INTEGER, updated TEXT NOT NULL);"
     "CREATE INDEX layer_summary_campaign ON layer_summary(campaign);"
+    "CREATE TABLE poisson(campaign INTEGER NOT NULL REFERENCES campaigns(id), layer INTEGER,"
+    " tensor_kind TEXT, mean_flips REAL NOT NULL, p_fault REAL NOT NULL,"
+    " conditioned INTEGER NOT NULL CHECK(conditioned = 0 OR conditioned = 1));"
     /* Views: built-in SQL only (sqrt is in Debian's and Python's SQLite). */
     "CREATE VIEW layer_stats AS WITH g AS (SELECT campaign, layer, tensor_kind, bit_kind,"
     " count(*) AS n_trials, sum(outcome = 'nonfinite') AS n_nonfinite,"
@@ -954,6 +957,38 @@ int au_store_golden_add(au_store *s, int64_t campaign, const struct au_store_gol
         return rc;
     return insert_many(s, "INSERT OR REPLACE INTO golden VALUES(?,?,?,?,?,?,?)", "golden", n,
                        bind_golden_v, campaign, rows, sizeof(*rows), d);
+}
+
+static void bind_poisson_v(sqlite3_stmt *st, int64_t c, const void *row)
+{
+    const struct au_store_poisson *p = row;
+    sqlite3_bind_int64(st, 1, c);
+    if (p->layer >= 0)
+        sqlite3_bind_int(st, 2, p->layer);
+    else
+        sqlite3_bind_null(st, 2);
+    if (p->tensor >= 0 && p->tensor < (int32_t)N_OF(tensor_names))
+        sqlite3_bind_text(st, 3, tensor_names[p->tensor], -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 3);
+    bind_real(st, 4, p->mean_flips);
+    bind_real(st, 5, p->p_fault);
+    sqlite3_bind_int(st, 6, p->conditioned ? 1 : 0);
+}
+
+int au_store_poisson_add(au_store *s, int64_t campaign, const struct au_store_poisson *rows,
+                         size_t n, struct au_diag *d)
+{
+    int rc = writable(s, "poisson", d);
+    if (rc < 0)
+        return rc;
+    char del[96];
+    snprintf(del, sizeof(del), "DELETE FROM poisson WHERE campaign = %lld", (long long)campaign);
+    rc = exec(s, del, "poisson", d);
+    if (rc < 0)
+        return rc;
+    return insert_many(s, "INSERT INTO poisson VALUES(?,?,?,?,?,?)", "poisson", n, bind_poisson_v,
+                       campaign, rows, sizeof(*rows), d);
 }
 
 /* ---- trials ---------------------------------------------------------------------------- */

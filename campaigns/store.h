@@ -118,6 +118,16 @@ int au_store_layers_add(au_store *s, int64_t campaign, const struct au_store_lay
 int au_store_golden_add(au_store *s, int64_t campaign, const struct au_store_golden *rows, size_t n,
                         struct au_diag *d);
 
+/* Poisson campaigns: the mean number of flips of a trial and P(N >= 1), per target (layer
+ * and tensor kind) or model-wide (layer -1, tensor -1). With conditioned trials (N >= 1),
+ * unconditional estimates are p_fault times the conditional ones. Replaces the rows. */
+struct au_store_poisson {
+    int32_t layer, tensor;
+    double mean_flips, p_fault;
+    bool conditioned;
+};
+int au_store_poisson_add(au_store *s, int64_t campaign, const struct au_store_poisson *rows,
+                         size_t n, struct au_diag *d);
 /* One batch: all rows and flips in one transaction, all or nothing. A duplicate trial id
  * or a row out of range is an error naming the trial; nothing of the batch is kept. */
 int au_store_trials_add(au_store *s, int64_t campaign, const struct au_store_trial *rows, size_t n,
