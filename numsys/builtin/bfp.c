@@ -3,7 +3,7 @@
  * (-1)^s * M * 2^(E-m+1), E = floor(log2(absmax)) clamped to the field's range. The
  * stored metadata word is the biased exponent, so a host-side flip rescales the whole
  * block by a power of two, as in hardware. Non-finite inputs are left out of absmax (inf
- * saturates, NaN becomes 0 and is counted in the return value). Quantize runs two passes
+ * saturates, NaN becomes 0 and encode returns AU_NUMSYS_NAN_ZEROED). Quantize runs two passes
  * per block (absmax, then 4-lane round/clamp) on data that stays in L1. */
 #include "common.h"
 #include "core/status.h"

@@ -3,7 +3,7 @@
  * keeps -0. Width is capped at 25 bits so every code is exact in float32, the compute
  * fabric. The fused quantize is a branch-free loop (scale, clamp, round by the 2^23
  * trick, rescale) that the compiler vectorizes; odd modes fall back to the scalar path.
- * encode/quantize return the number of NaN inputs mapped to 0 (a warning, not an error). */
+ * NaN has no code: it encodes as 0 and encode/quantize return AU_NUMSYS_NAN_ZEROED. */
 #include "common.h"
 #include "core/status.h"
 

@@ -5,7 +5,7 @@
  * go to an even q - z, i.e. to the even code only when z is even. The block
  * metadata is what hardware stores: fp32 scale bits or an 8-bit biased exponent, then the
  * zero point. `scale_divisor: pow2` (s = absmax/2^(n-1)) and `rounding: floor` reproduce
- * GoldenEye's conventions. encode/quantize return the number of NaN inputs mapped to 0. */
+ * GoldenEye's conventions. NaN encodes as 0 (the zero point), reported as AU_NUMSYS_NAN_ZEROED. */
 #include "common.h"
 #include "core/status.h"
 

@@ -4,7 +4,7 @@
  * rounding adds C = 2^(k + 23 - m) (k = the binade, at least the element's min normal) so
  * the float adder rounds to the element's quantum: one branch-free formula for normals,
  * subnormals and the carry into the next binade. Non-finite inputs stay out of absmax;
- * inf saturates (e5m2 keeps it), NaN gives the element NaN or 0 (counted). */
+ * inf saturates (e5m2 keeps it), NaN gives the element NaN or 0 (AU_NUMSYS_NAN_ZEROED). */
 #include "common.h"
 #include "core/status.h"
 
