@@ -559,9 +559,7 @@ static int maxpool_infer(const struct au_op_ctx *ctx, size_t *scratch_bytes, str
     if (ctx->n_out > 1 && ctx->out[1])
         return au_diag_set(d, AU_UNSUPPORTED, "%s: MaxPool: the Indices output is not supported",
                            LBL(ctx));
-    if (au_node_attr_int(ctx->node, "storage_order", 0) != 0)
-        return au_diag_set(d, AU_UNSUPPORTED, "%s: MaxPool: storage_order=1 is not supported",
-                           LBL(ctx));
+    /* storage_order only shapes the Indices output, so it is ignored. */
     int st = pool_setup(ctx, "MaxPool", &g, &n_planes, d);
     if (st < 0)
         return st;
