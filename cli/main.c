@@ -19,7 +19,8 @@ static const struct command commands[] = {
     {"run", au_cmd_run, "run or resume a fault-injection campaign (campaign.json)"},
     {"validate", au_cmd_validate, "check campaign files: every problem with its JSON path"},
     {"emulate", au_cmd_emulate, "accuracy and loss with weights/activations in a number format"},
-    /* numsys commands are added here by cli/cmd_formats.c and cli/cmd_quantize.c */
+    {"formats", au_cmd_formats, "list number-format plugins; 'formats show FORMAT': bit layout"},
+    {"quantize", au_cmd_quantize, "pass a .npy tensor through a number format (codes, metadata)"},
 };
 
 static void usage(FILE *f)
