@@ -1,9 +1,21 @@
 #!/bin/sh
-# The demo: profile the bundled ResNet on the bundled Fashion-MNIST evaluation set.
-# Usage: tools/demo.sh [build-dir]
+# The demo: the golden profile of the bundled ResNet, then a fault campaign on it
+# (campaigns/examples/demo-resnet.json) that writes out/demo.db, and its per-layer summary.
+# Builds first (release) if needed. Usage: tools/demo.sh [build-dir]
 set -eu
 cd "$(dirname "$0")/.."
 B=${1:-build}
-"$B/cli/aurum" inspect models/resnet.onnx --batch 64 | tail -4
-"$B/cli/aurum" profile models/resnet.onnx --inputs models/data/fmnist_eval_x.npy \
-    --labels models/data/fmnist_eval_y.npy --batch 64
+[ -f "$B/build.ninja" ] || meson setup "$B" --buildtype=release >/dev/null
+ninja -C "$B" >/dev/null
+A="$B/cli/aurum"
+"$A" profile models/resnet.onnx --inputs models/data/fmnist_eval_x.npy \
+    --labels models/data/fmnist_eval_y.npy --batch 64 | head -6
+rm -f out/demo.db out/demo.db-wal out/demo.db-shm
+"$A" run campaigns/examples/demo-resnet.json
+echo
+echo "Per-layer summary (mean delta-loss with its 99% t interval, mismatch rate with Wilson):"
+sqlite3 -header -column out/demo.db "SELECT layer, n, printf('%.4f', mean_dloss) AS mean_dloss,
+    printf('[%.4f, %.4f]', t_lo, t_hi) AS t_interval, printf('%.4f', mismatch_rate) AS mismatch,
+    printf('[%.4f, %.4f]', wilson_lo, wilson_hi) AS wilson FROM layer_summary ORDER BY layer"
+echo
+echo "Results database: out/demo.db (schema: docs/database.md)"
