@@ -425,8 +425,11 @@ static void test_examples(const char *root)
             dump(&p);
         if (c) {
             CHECK(strstr(c->model, "campaigns/examples/../../models/") != NULL);
-            CHECK(strncmp(c->name, names[i], strlen(c->name)) == 0 ||
-                  strstr(c->name, "lenet5") != NULL);
+            /* the database is joined to the file's directory; by default <name>.db */
+            char db[1400];
+            snprintf(db, sizeof(db), "%s/%s.db", dir, c->name);
+            CHECK(strncmp(c->database, dir, strlen(dir)) == 0);
+            CHECK(strcmp(c->database, db) == 0 || strstr(c->json, "\"database\":"));
         }
         au_campaign_free(c);
         au_problems_fini(&p);
