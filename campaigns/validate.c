@@ -643,16 +643,26 @@ static void check_inputs(struct vctx *v, const char *name, const struct au_tenso
     au_dataset_fini(&ds);
 }
 
+/* The runner creates missing directories, so the nearest existing ancestor of the
+ * database must be a directory, and the database itself must not be one. */
 static void check_database(struct vctx *v)
 {
     const char *db = v->c->database;
-    const char *slash = strrchr(db, '/');
     char dir[1024];
-    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash == db ? 1 : slash - db) : 1,
-             slash ? db : ".");
     struct stat st;
+    snprintf(dir, sizeof(dir), "%s", db);
+    for (;;) {
+        char *slash = strrchr(dir, '/');
+        if (!slash)
+            snprintf(dir, sizeof(dir), ".");
+        else
+            slash[slash == dir] = '\0'; /* keep "/" itself */
+        if (stat(dir, &st) == 0 || (errno != ENOENT && errno != ENOTDIR) || !slash ||
+            strcmp(dir, "/") == 0)
+            break;
+    }
     if (stat(dir, &st) != 0)
-        vbad(v, "$.database", "directory %s: %s", dir, strerror(errno));
+        vbad(v, "$.database", "%s: %s", dir, strerror(errno));
     else if (!S_ISDIR(st.st_mode))
         vbad(v, "$.database", "%s is not a directory", dir);
     else if (stat(db, &st) == 0 && S_ISDIR(st.st_mode))

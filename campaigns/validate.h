@@ -35,7 +35,8 @@ int au_campaign_check(const struct au_campaign *c, const struct au_graph *g,
 
 /* Checks the files: the model has one input; data.inputs loads for it (dtype, sample
  * shape) with at least data.samples samples; normalize is usable (uint8 images, 1 or C
- * values); labels hold an integer label per sample; the database's directory exists.
+ * values); labels hold an integer label per sample; the database can be created
+ * (the runner makes missing directories).
  * Returns as au_campaign_check. */
 int au_campaign_check_files(const struct au_campaign *c, const struct au_graph *g,
                             struct au_problems *probs, struct au_diag *d);

@@ -279,12 +279,11 @@ static void test_files(void)
     snprintf(extra, sizeof(extra), "\"data\":{" X ",\"labels\":\"%s\"}", bad);
     EXPECT(extra, "bad.npy: label 12 of sample 17 is outside the model's 10 classes");
     snprintf(extra, sizeof(extra), "\"data\":{" X ",\"labels\":\"%s\",\"samples\":10}", few);
-    expect_ok(extra); /* only the first 10 samples are used */
-    EXPECT("\"database\":\"no/such/dir/x.db\"", "$.database: directory ",
-           "no/such/dir: No such file or directory");
+    expect_ok(extra);                               /* only the first 10 samples are used */
+    expect_ok("\"database\":\"no/such/dir/x.db\""); /* the runner creates directories */
     snprintf(extra, sizeof(extra), "\"database\":\"%s\"", tmp);
     EXPECT(extra, "$.database: ", " is a directory");
-    snprintf(extra, sizeof(extra), "\"database\":\"%s/x.db\"", few);
+    snprintf(extra, sizeof(extra), "\"database\":\"%s/sub/x.db\"", few);
     EXPECT(extra, "few.npy is not a directory");
 #undef X
 #undef Y
