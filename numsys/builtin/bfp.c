@@ -142,6 +142,14 @@ static float absmax_finite(const float *x, size_t n)
     return mx;
 }
 
+/* absmax_finite, also telling whether the block holds a NaN. */
+static float absmax_nan(const float *x, size_t n, int *nan)
+{
+    for (size_t i = 0; i < n; i++)
+        *nan |= isnan(x[i]);
+    return absmax_finite(x, n);
+}
+
 /* Unbiased shared exponent of a block. */
 static int block_exp(const au_numsys_inst *s, const float *x, size_t n)
 {
@@ -243,25 +251,30 @@ static inline void quant4(float *x, vf4 u, vf4 inv, vf4 mmax, int tz, int div)
 /* Largest finite |x|; *nan tells whether the block holds a NaN. */
 static float absmax_fast(const float *x, size_t n, int *nan)
 {
+    /* |x| bit patterns compare as integers in float order and inf/NaN patterns are the
+     * largest, so one integer max serves; a block holding inf or NaN is rescanned. */
     const vi4 abs = {INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX};
-    const vf4 fmax = vsplat(FLT_MAX);
-    vf4 mx = vsplat(0.0f), v;
-    vi4 nan4 = {0, 0, 0, 0};
+    vi4 mx = {0, 0, 0, 0}, v;
     size_t i = 0;
     for (; i + 4 <= n; i += 4) {
         memcpy(&v, x + i, 16);
-        nan4 |= v != v;
-        v = (vf4)((vi4)v & abs);
-        v = vsel(v <= fmax, v, vsplat(0.0f)); /* drop inf and NaN */
-        mx = vsel(v > mx, v, mx);
+        v &= abs;
+        vi4 gt = v > mx;
+        mx = (v & gt) | (mx & ~gt);
     }
-    float m = absmax_finite(x + i, n - i);
-    *nan = (nan4[0] | nan4[1] | nan4[2] | nan4[3]) != 0;
+    int32_t m = 0;
     for (int k = 0; k < 4; k++)
         m = mx[k] > m ? mx[k] : m;
-    for (; i < n; i++)
-        *nan |= isnan(x[i]);
-    return m;
+    for (; i < n; i++) {
+        uint32_t u = f2u(x[i]) & 0x7FFFFFFFu;
+        m = (int32_t)u > m ? (int32_t)u : m;
+    }
+    *nan = 0;
+    if (m >= 0x7F800000) /* inf or NaN somewhere: the exact scalar scan */
+        return absmax_nan(x, n, nan);
+    float r;
+    memcpy(&r, &m, 4);
+    return r;
 }
 
 static int quantize_block_scalar(const au_numsys_inst *s, float *x, size_t n, struct au_pcg32 *rng);
