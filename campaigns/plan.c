@@ -46,9 +46,10 @@ static int target_mask(const struct au_campaign *c, const struct au_numsys_layou
     return AU_OK;
 }
 
+/* Later entries of process.times override earlier ones, as format rules and rates do. */
 static double live_time(const struct au_campaign *c, const struct au_node *n, int64_t batch)
 {
-    for (int k = 0; k < c->process.n_times; k++)
+    for (int k = c->process.n_times - 1; k >= 0; k--)
         for (int s = 0; s < c->process.times[k].select.n; s++)
             if (au_node_matches(n, c->process.times[k].select.v[s]))
                 return c->process.times[k].time;

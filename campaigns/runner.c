@@ -12,6 +12,7 @@
 #include "injectors/poisson.h"
 #include "plan.h"
 #include "store.h"
+#include "validate.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -22,6 +23,8 @@
 #include <unistd.h>
 
 struct worker {
+    int64_t batch;
+    struct worker *solo; /* batch-1 twin for trials that need a run of their own */
     struct au_graph *g;
     struct au_emul *e;
     struct au_inject *inj;
@@ -100,20 +103,22 @@ static int emul_spec(const struct au_campaign *c, struct au_emul_spec *s,
 
 static int profile_ranges(struct ctx *x, struct au_graph *g, struct au_diag *d);
 
-static int load_graph(const struct au_campaign *c, struct au_graph **g, struct au_diag *d)
+static int load_graph(const struct au_campaign *c, int64_t batch, struct au_graph **g,
+                      struct au_diag *d)
 {
     int rc = au_onnx_load(c->model, g, d);
-    return rc ? rc : au_graph_prepare(*g, c->batch, AU_PREPARE_KEEP, d);
+    return rc ? rc : au_graph_prepare(*g, batch, AU_PREPARE_KEEP, d);
 }
 
 /* A worker's formats, injector and scratch on its graph (w->g loaded). The first worker
  * also runs the float32 profile when static scales or the range detector need it. */
-static int worker_init(struct ctx *x, struct worker *w, struct au_diag *d)
+static int worker_init(struct ctx *x, struct worker *w, int64_t batch, struct au_diag *d)
 {
     const struct au_campaign *c = x->c;
     struct au_emul_spec s;
     struct au_emul_rule *rules = NULL;
-    int rc = w->g ? AU_OK : load_graph(c, &w->g, d);
+    w->batch = batch;
+    int rc = w->g ? AU_OK : load_graph(c, batch, &w->g, d);
     if (!rc)
         rc = emul_spec(c, &s, &rules);
     if (!rc)
@@ -135,10 +140,9 @@ static int worker_init(struct ctx *x, struct worker *w, struct au_diag *d)
     return rc == AU_NOMEM ? au_diag_set(d, rc, "out of memory") : rc;
 }
 
-static int worker_scratch(const struct ctx *x, struct worker *w, size_t max_sites,
-                          struct au_diag *d)
+static int worker_scratch(struct worker *w, size_t max_sites, struct au_diag *d)
 {
-    size_t b = (size_t)x->c->batch, nout = (size_t)au_tensor_numel(au_graph_output(w->g, 0));
+    size_t b = (size_t)w->batch, nout = (size_t)au_tensor_numel(au_graph_output(w->g, 0));
     w->tmp = au_calloc(max_sites + 1, sizeof(*w->tmp));
     w->sites = au_calloc((b + 1) * max_sites + 1, sizeof(*w->sites)); /* + one spare trial */
     w->slots = au_calloc(b + 1, sizeof(*w->slots));
@@ -153,6 +157,10 @@ static int worker_scratch(const struct ctx *x, struct worker *w, size_t max_site
 
 static void worker_fini(struct worker *w)
 {
+    if (w->solo) {
+        worker_fini(w->solo);
+        au_free(w->solo);
+    }
     au_inject_free(w->inj);
     au_emul_free(w->e);
     au_graph_free(w->g);
@@ -167,10 +175,10 @@ static void worker_fini(struct worker *w)
 
 /* Fill the input with the samples at positions [first, first + batch) (cycling through
  * the analysis set). */
-static void load_positions(const struct ctx *x, struct au_graph *g, int64_t first)
+static void load_positions(const struct ctx *x, struct worker *w, int64_t first)
 {
-    char *dst = au_graph_input_tensor(g, 0)->data;
-    for (int64_t b = 0; b < x->c->batch; b++) {
+    char *dst = au_graph_input_tensor(w->g, 0)->data;
+    for (int64_t b = 0; b < w->batch; b++) {
         int64_t s = x->analysis[(first + b) % x->n_analysis];
         memcpy(dst + (size_t)b * x->ds.sample_nbytes,
                (const char *)x->ds.x.t.data + (size_t)s * x->ds.sample_nbytes, x->ds.sample_nbytes);
@@ -187,18 +195,14 @@ static size_t row_floats(const struct ctx *x)
     return (size_t)(x->positions * x->classes);
 }
 
-/* Golden run of a unit: outputs, per-slot loss and per-position top-1 kept aside. */
-static int unit_golden(struct ctx *x, struct worker *w, int64_t unit, struct au_diag *d)
+/* The golden outputs of the last run, per-slot loss and per-position top-1, kept aside
+ * for n slots whose samples sit at positions first, first + 1, ... */
+static void keep_golden(const struct ctx *x, struct worker *w, int64_t n, int64_t first)
 {
-    int64_t B = x->c->batch;
-    load_positions(x, w->g, unit * B);
-    int rc = au_inject_golden(w->inj, d);
-    if (rc)
-        return rc;
     const float *out = au_graph_output(w->g, 0)->data;
-    memcpy(w->gold, out, (size_t)B * row_floats(x) * sizeof(float));
-    for (int64_t b = 0; b < B; b++) {
-        int64_t s = x->analysis[(unit * B + b) % x->n_analysis];
+    memcpy(w->gold, out, (size_t)n * row_floats(x) * sizeof(float));
+    for (int64_t b = 0; b < n; b++) {
+        int64_t s = x->analysis[(first + b) % x->n_analysis];
         struct au_sample_metrics m;
         const float *row = w->gold + (size_t)b * row_floats(x);
         au_metrics_sample(row, x->positions, x->classes, labels_of(x, s), &m);
@@ -206,6 +210,17 @@ static int unit_golden(struct ctx *x, struct worker *w, int64_t unit, struct au_
         for (int64_t p = 0; p < x->positions; p++)
             w->gold_top1[b * x->positions + p] = au_argmax(row + p * x->classes, x->classes);
     }
+}
+
+/* Golden run of a unit: outputs, per-slot loss and per-position top-1 kept aside. */
+static int unit_golden(struct ctx *x, struct worker *w, int64_t unit, struct au_diag *d)
+{
+    int64_t B = x->c->batch;
+    load_positions(x, w, unit * B);
+    int rc = au_inject_golden(w->inj, d);
+    if (rc)
+        return rc;
+    keep_golden(x, w, B, unit * B);
     return AU_OK;
 }
 
@@ -354,6 +369,24 @@ static int unit_act_target(struct ctx *x, struct worker *w, struct unit_result *
     return rc;
 }
 
+/* A trial alone on the batch-1 twin: its own golden run, then its faults. */
+static int solo_run(struct ctx *x, struct worker *s1, struct unit_result *ur,
+                    struct au_store_trial *tr, int64_t position, const struct au_inject_site *ws,
+                    size_t n_act, size_t n_w, struct au_diag *d)
+{
+    load_positions(x, s1, position);
+    int rc = au_inject_golden(s1->inj, d);
+    if (rc)
+        return rc;
+    keep_golden(x, s1, 1, position);
+    s1->slots[0] = (struct au_slot_faults){ws, (int)n_act, (uint64_t)tr->trial_id};
+    rc = au_inject_run(s1->inj, s1->slots, 1, ws + n_act, (int)n_w, s1->rec, d);
+    if (rc)
+        return rc;
+    score_slot(x, s1, 0, tr->sample, tr);
+    return add_flips(ur, s1, tr->trial_id, ws, s1->rec, n_act + n_w);
+}
+
 /* One run per trial: weight faults (whole batch for per_layer campaigns, the trial's own
  * slot otherwise) plus any activation faults of that trial in its slot. */
 static int unit_own_run(struct ctx *x, struct worker *w, struct unit_result *ur, int t, int64_t id,
@@ -377,16 +410,18 @@ static int unit_own_run(struct ctx *x, struct worker *w, struct unit_result *ur,
     for (size_t k = 0; k < n; k++)
         if (s[k].tensor != AU_TENSOR_ACT)
             ws[n_act + n_w++] = s[k];
-    for (int64_t k = 0; k < B; k++)
-        w->slots[k] = (struct au_slot_faults){NULL, 0, (uint64_t)id};
-    w->slots[b] = (struct au_slot_faults){ws, (int)n_act, (uint64_t)id};
-    int rc = n ? au_inject_run(w->inj, w->slots, (int)B, ws + n_act, (int)n_w, w->rec, d) : 0;
-    if (rc)
-        return rc;
     if (!n) { /* zero-flip Poisson trial: the golden outcome, nothing to run */
         tr->loss = w->gold_loss[b];
         return AU_OK;
     }
+    if (!whole && w->solo)
+        return solo_run(x, w->solo, ur, tr, i, ws, n_act, n_w, d);
+    for (int64_t k = 0; k < B; k++)
+        w->slots[k] = (struct au_slot_faults){NULL, 0, (uint64_t)id};
+    w->slots[b] = (struct au_slot_faults){ws, (int)n_act, (uint64_t)id};
+    int rc = au_inject_run(w->inj, w->slots, (int)B, ws + n_act, (int)n_w, w->rec, d);
+    if (rc)
+        return rc;
     for (int64_t k = whole ? 0 : b; k < (whole ? B : b + 1); k++)
         score_slot(x, w, k, sample_at(x, (i / B) * B + k), tr);
     finish_mean(tr);
@@ -974,6 +1009,31 @@ static int store_poisson(struct ctx *x, struct au_diag *d)
     return rc;
 }
 
+/* The checks of `aurum validate` that need the model and the plugins, so a mistake is
+ * one clear line before anything runs. */
+static int check_campaign(struct ctx *x, const struct au_graph *g, struct au_diag *d)
+{
+    struct au_problems probs = {0};
+    int rc = au_campaign_check(x->c, g, x->reg, &probs, d);
+    if (rc && probs.n)
+        au_diag_set(d, rc, "%s%s", probs.msg[0],
+                    probs.n > 1 ? " (and more: run 'aurum validate' on the campaign)" : "");
+    au_problems_fini(&probs);
+    return rc;
+}
+
+/* Poisson trials with weight faults run alone: on a batch-1 twin of the worker's graph,
+ * not on a whole batch of which only one slot counts. */
+static bool needs_solo(const struct ctx *x)
+{
+    if (x->c->process.type != AU_CAMPAIGN_POISSON)
+        return false;
+    for (int t = 0; t < x->plan.n_targets; t++)
+        if (x->plan.targets[t].tensor == AU_TENSOR_WEIGHT)
+            return true;
+    return false;
+}
+
 static int setup(struct ctx *x, int jobs, struct au_run_result *r, struct au_diag *d)
 {
     if (x->c->metadata_faults == AU_CAMPAIGN_REQUANTIZE)
@@ -985,24 +1045,33 @@ static int setup(struct ctx *x, int jobs, struct au_run_result *r, struct au_dia
     struct worker *w0 = &x->w[0];
     int rc = au_numsys_registry_new(&x->reg, d) < 0 ? AU_PLUGIN : AU_OK;
     if (!rc)
-        rc = load_graph(x->c, &w0->g, d);
+        rc = load_graph(x->c, x->c->batch, &w0->g, d);
+    if (!rc)
+        rc = check_campaign(x, w0->g, d);
     if (!rc)
         rc = load_data(x, w0->g, d);
     if (!rc)
-        rc = worker_init(x, w0, d);
+        rc = worker_init(x, w0, x->c->batch, d);
     if (!rc)
         rc = golden_pass(x, w0, &golden, d);
     if (!rc)
         rc = au_plan_init(&x->plan, x->c, w0->g, w0->e, w0->inj, d);
     if (!rc)
-        rc = worker_scratch(x, w0, x->plan.max_sites, d);
+        rc = worker_scratch(w0, x->plan.max_sites, d);
     x->n_workers = 1;
     if (!rc && jobs > x->plan.n_units)
         jobs = (int)(x->plan.n_units > 0 ? x->plan.n_units : 1);
     for (; !rc && x->n_workers < jobs; x->n_workers++) {
-        rc = worker_init(x, &x->w[x->n_workers], d);
+        rc = worker_init(x, &x->w[x->n_workers], x->c->batch, d);
         if (!rc)
-            rc = worker_scratch(x, &x->w[x->n_workers], x->plan.max_sites, d);
+            rc = worker_scratch(&x->w[x->n_workers], x->plan.max_sites, d);
+    }
+    for (int i = 0; !rc && needs_solo(x) && i < x->n_workers; i++) {
+        struct worker *s1 = au_calloc(1, sizeof(*s1));
+        x->w[i].solo = s1;
+        rc = s1 ? worker_init(x, s1, 1, d) : au_diag_set(d, AU_NOMEM, "out of memory");
+        if (!rc)
+            rc = worker_scratch(s1, x->plan.max_sites, d);
     }
     if (!rc)
         rc = open_store(x, x->o->database ? x->o->database : x->c->database, r, d);
