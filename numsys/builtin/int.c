@@ -347,6 +347,31 @@ static int minmax_fast(const float *x, size_t n, float *mn, float *mx)
     return (fin[0] & fin[1] & fin[2] & fin[3]) && fabsf(*mn) <= FLT_MAX && *mx <= FLT_MAX && !bad;
 }
 
+/* absmax for symmetric blocks: |x| bit patterns compare as integers in float order and
+ * inf/NaN patterns are the largest, so one integer max also flags non-finite lanes.
+ * Returns 0 if the block holds inf or NaN. */
+static int absmax_fast(const float *x, size_t n, float *amax)
+{
+    const vi4 abs = {INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX};
+    vi4 mx = {0, 0, 0, 0}, v;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        memcpy(&v, x + i, 16);
+        v &= abs;
+        vi4 gt = v > mx;
+        mx = (v & gt) | (mx & ~gt);
+    }
+    int32_t m = 0;
+    for (int k = 0; k < 4; k++)
+        m = mx[k] > m ? mx[k] : m;
+    for (; i < n; i++) {
+        uint32_t u = f2u(x[i]) & 0x7FFFFFFFu;
+        m = (int32_t)u > m ? (int32_t)u : m;
+    }
+    *amax = u2f((uint32_t)m);
+    return m < 0x7F800000;
+}
+
 struct lanes {
     vf4 s, lo, hi;
     int rnd, small; /* small: the clamped |x/s| <= 2^23, so adding 2^23 rounds it */
@@ -382,8 +407,12 @@ static int quantize_block(const au_numsys_inst *st, float *x, size_t n, struct a
 {
     struct blk b;
     float mn, mx;
-    int has_nan = 0, n_nan = 0;
-    if (!minmax_fast(x, n, &mn, &mx))
+    int has_nan = 0, n_nan = 0, fin;
+    if (st->sym && !st->stat)
+        fin = absmax_fast(x, n, &mx), mn = -mx;
+    else
+        fin = minmax_fast(x, n, &mn, &mx);
+    if (!fin)
         minmax(x, n, &mn, &mx, &has_nan), has_nan = 1; /* inf or NaN: the general path */
     block_scale(st, mn, mx, &b);
     if (has_nan || st->rnd == RND_SR) { /* the general path, as encode + decode */
