@@ -1,9 +1,8 @@
-/* afp: AdaptivFloat. n-bit elements laid out as fp (sign, e-bit exponent E, m-bit
- * mantissa M), no subnormals, no inf/NaN; value (1 + M/2^m) * 2^(E+b), and E = M = 0 is
- * +-0. The block shares the exponent bias b, stored as a bias_bits two's complement word
- * (so a host flip rescales the block); by default b = floor(log2(absmax)) - (2^e - 1), the
- * top binade covering absmax. Rounding works on the magnitude code (ties to the even code),
- * which the fast path reproduces with float bit arithmetic for m >= 1. */
+/* afp: AdaptivFloat. Elements laid out as fp (sign, e-bit E, m-bit M), no subnormals or
+ * specials: value (1 + M/2^m) 2^(E+b), E = M = 0 is +-0. The block shares the bias b, stored
+ * as bias_bits two's complement (a host flip rescales the block); by default b =
+ * floor(log2(absmax)) - (2^e - 1). Rounding works on the magnitude code (ties to the even
+ * code), which the fast path reproduces with float bit arithmetic for m >= 1. */
 #include "common.h"
 #include "core/status.h"
 

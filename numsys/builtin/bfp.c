@@ -1,10 +1,8 @@
-/* bfp: block floating point. Each element is a sign bit and an m-bit magnitude M with no
- * hidden bit; a block shares one exponent E (w bits, biased by 2^(w-1)-1), value =
- * (-1)^s * M * 2^(E-m+1), E = floor(log2(absmax)) clamped to the field's range. The
- * stored metadata word is the biased exponent, so a host-side flip rescales the whole
- * block by a power of two, as in hardware. Non-finite inputs are left out of absmax (inf
- * saturates, NaN becomes 0 and encode returns AU_NUMSYS_NAN_ZEROED). Quantize runs two passes
- * per block (absmax, then 4-lane round/clamp) on data that stays in L1. */
+/* bfp: block floating point. Elements are sign + m-bit magnitude M (no hidden bit), the
+ * block shares E = floor(log2(absmax)) stored biased in w bits: value = (-1)^s M 2^(E-m+1).
+ * A host flip of the stored exponent rescales the block by a power of two, as in hardware.
+ * Non-finite inputs stay out of absmax (inf saturates, NaN encodes as 0: NAN_ZEROED).
+ * Quantize makes two passes per block (integer-max absmax, 4-lane round) while it is in L1. */
 #include "common.h"
 #include "core/status.h"
 

@@ -1,9 +1,8 @@
-/* fxp: fixed point, n = 1 + integer + fraction bits, value = q / 2^fraction.
- * Two's complement by default (what hardware uses); sign-magnitude on request, which
- * keeps -0. Width is capped at 25 bits so every code is exact in float32, the compute
- * fabric. The fused quantize is a branch-free loop (scale, clamp, round by the 2^23
- * trick, rescale) that the compiler vectorizes; odd modes fall back to the scalar path.
- * NaN has no code: it encodes as 0 and encode/quantize return AU_NUMSYS_NAN_ZEROED. */
+/* fxp: fixed point, value = q / 2^fraction, n = 1 + integer + fraction <= 25 bits so every
+ * code is exact in float32. Two's complement (hardware) by default, sign-magnitude (keeps
+ * -0) on request. The fused quantize is a 4-lane branch-free loop (scale, clamp, round by
+ * the 2^23 trick, rescale). NaN has no code: it encodes as 0 and encode/quantize return
+ * AU_NUMSYS_NAN_ZEROED. */
 #include "common.h"
 #include "core/status.h"
 

@@ -1,11 +1,8 @@
-/* int: scaled integer quantization. Symmetric: s = absmax / (2^(n-1) - 1), q = clamp(
- * round(x/s)), x' = s*q, two's complement codes. Asymmetric: s = (max - min) / (2^n - 1)
- * over a range that includes 0, zero point z = round(-min/s), unsigned codes, x' = s*(q-z).
- * x/s and s*q are float operations exactly as written (the spec's arithmetic), so ties
- * go to an even q - z, i.e. to the even code only when z is even. The block
- * metadata is what hardware stores: fp32 scale bits or an 8-bit biased exponent, then the
- * zero point. `scale_divisor: pow2` (s = absmax/2^(n-1)) and `rounding: floor` reproduce
- * GoldenEye's conventions. NaN encodes as 0 (the zero point), reported as AU_NUMSYS_NAN_ZEROED. */
+/* int: scaled integer. Symmetric s = absmax / (2^(n-1) - 1), x' = s*clamp(round(x/s));
+ * asymmetric s = (max - min) / (2^n - 1), zero point z = round(-min/s), x' = s*(q - z).
+ * x/s and s*q are float operations as written, so ties go to an even q - z. Metadata is what
+ * hardware stores: fp32 scale bits or an 8-bit biased exponent, then z. `scale_divisor:
+ * pow2` and `rounding: floor` give GoldenEye's conventions; NaN encodes as 0 (NAN_ZEROED). */
 #include "common.h"
 #include "core/status.h"
 

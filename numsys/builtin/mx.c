@@ -1,10 +1,8 @@
-/* mx: OCP Microscaling v1.0. A block (32 by default) shares an E8M0 scale X = 2^(E-127)
- * (E = 0xFF is NaN), E = floor(log2(absmax)) - emax_elem + 127; elements are fp8 e4m3/e5m2,
- * fp6 e2m3/e3m2, fp4 e2m1 or int8 (code * 2^-6), each saturate(round(x / X)). The element
- * rounding adds C = 2^(k + 23 - m) (k = the binade, at least the element's min normal) so
- * the float adder rounds to the element's quantum: one branch-free formula for normals,
- * subnormals and the carry into the next binade. Non-finite inputs stay out of absmax;
- * inf saturates (e5m2 keeps it), NaN gives the element NaN or 0 (AU_NUMSYS_NAN_ZEROED). */
+/* mx: OCP Microscaling v1.0. A block (32) shares an E8M0 scale X = 2^(E-127) (0xFF is NaN),
+ * E = floor(log2(absmax)) - emax_elem + 127; elements (fp8/fp6/fp4, int8 = code * 2^-6) are
+ * saturate(round(x / X)). Rounding adds C = 2^(k + 23 - m), k the binade but at least the
+ * element's min normal, so the float adder rounds to the element's quantum, subnormals and
+ * binade carries included. Inf saturates (e5m2 keeps it); NaN: element NaN or 0 (NAN_ZEROED). */
 #include "common.h"
 #include "core/status.h"
 

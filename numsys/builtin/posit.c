@@ -1,11 +1,8 @@
-/* posit: Posit Standard (2022) with n bits and es exponent bits (default 2). NaR =
- * 100...0; negatives are the two's complement of the whole word; rounding is
- * round-to-nearest-even on the encoding (the bit string of the exact value, cut at n-1
- * bits after the sign), never to 0 (minpos) and never to NaR (maxpos). NaN and inf encode
- * as NaR, as the standard converts them. Decoding is exact in double and rounds to float
- * only for posits wider than float's precision. Encoding is branch-free from the float's
- * bits with per-binade tables (regime/exponent prefix and cut position); for n <= 16 a
- * decode table makes quantize one encode and one load per element. */
+/* posit: Posit Standard (2022), n bits, es exponent bits. NaR = 100...0, negatives are the
+ * two's complement of the word, rounding is nearest-even on the encoding (the exact bit
+ * string cut after n-1 bits), never to 0 or NaR; NaN and inf encode as NaR. Encoding is
+ * branch-free from the float's bits with per-binade tables; decoding is exact in double,
+ * and for n <= 16 a decode table makes quantize one encode and one load per element. */
 #include "common.h"
 #include "core/status.h"
 

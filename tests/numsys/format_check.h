@@ -1,9 +1,8 @@
-/* Brute-force checker shared by the number-format plugin tests.
- * Design: a plugin is dlopen()ed by path ($AURUM_PLUGIN_BUILD_DIR/au_<name>.so), so the
- * tests need no registry. For formats of <= 16 bits the value set (decodes of every code
- * under one fixed block metadata word) is sorted once and each probe's result is compared
- * with the nearest value (tie: even code), plus round trip, monotonicity, sign symmetry,
- * inf/NaN handling, stochastic unbiasedness and metadata/element bit-flip locality. */
+/* Brute-force checker shared by the number-format plugin tests. A plugin is dlopen()ed by
+ * path ($AURUM_PLUGIN_BUILD_DIR/au_<name>.so), no registry needed. For formats of <= 16 bits
+ * the decodes of every code under one fixed metadata word are sorted and each probe must
+ * give the nearest (tie: even code); plus round trip, monotonicity, symmetry, inf/NaN,
+ * stochastic unbiasedness and bit-flip locality. */
 #ifndef AU_TEST_FORMAT_CHECK_H
 #define AU_TEST_FORMAT_CHECK_H
 
