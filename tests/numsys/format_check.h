@@ -320,6 +320,8 @@ static inline int fc_check_format(const struct fc_plugin *p, const struct fc_opt
     CHECK(p->lay.elem_bits <= 16);
     CHECK(fc_block_len(p, o) <= FC_MAX_BLOCK);
     fc_table_build(p, o, &t);
+    CHECK(!(p->lay.flags & AU_LAYOUT_NO_NAN) || !t.has_nan); /* the layout's promises */
+    CHECK(!(p->lay.flags & AU_LAYOUT_NO_INF) || (isfinite(t.vmin) && isfinite(t.vmax)));
     size_t cap = t.n * 6 + 16 + (size_t)o->n_random, n_bad = 0;
     float *pr = malloc(cap * sizeof(*pr)), *res = malloc(cap * sizeof(*res));
     size_t np = fc_probes(&t, pr, cap, &rng, o->n_random);

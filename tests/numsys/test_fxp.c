@@ -28,6 +28,10 @@ static void test_fxp_brute_force_grid(void)
                 fc_check_layout(&p);
                 CHECK_EQ_INT(fc_check_format(&p, &o), 0);
                 fc_check_quantize_matches(&p, 4096, 1.2f * ldexpf(1.0f, grid[g][0]));
+                float x[16];
+                for (int i = 0; i < 16; i++)
+                    x[i] = (float)(i - 8) * 0.37f;
+                fc_check_flips(&p, x, 16); /* a code flip changes only its element */
                 fc_close(&p);
             }
 }

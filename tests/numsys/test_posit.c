@@ -99,6 +99,10 @@ static void test_posit_brute_force_grid(void)
                 fc_close(&m.wide);
             }
             fc_check_quantize_matches(&p, 4099, 1e4f);
+            float x[16];
+            for (int i = 0; i < 16; i++)
+                x[i] = (float)(i - 8) * 0.37f;
+            fc_check_flips(&p, x, 16); /* a code flip changes only its element */
             fc_close(&p);
         }
 }
