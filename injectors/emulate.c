@@ -10,6 +10,7 @@
 
 struct au_emul {
     struct au_graph *g;
+    char *identity; /* canonical string of fp32, the format that changes nothing */
     const au_numsys_registry *reg;
     struct au_emul_layer *layers;
     int n_layers;
@@ -65,6 +66,7 @@ static int setup_layer(struct au_emul *e, const struct au_emul_spec *s, int node
     const struct au_tensor *out = au_graph_tensor(e->g, n->out[0]);
     L->n_act = au_tensor_numel(out);
     int rc = make_fmt(e, as, n, &L->afmt, d);
+    L->aidentity = L->afmt && e->identity && !strcmp(au_numsys_fmt_str(L->afmt), e->identity);
     if (!rc && L->afmt)
         rc = au_numsys_blocks_init(&L->ablk, au_numsys_fmt_layout(L->afmt), out->n_dims, out->ne,
                                    AU_NUMSYS_ROLE_ACT, d);
@@ -73,6 +75,7 @@ static int setup_layer(struct au_emul *e, const struct au_emul_spec *s, int node
     const struct au_tensor *w = au_graph_tensor(e->g, L->weight_value);
     L->n_weights = au_tensor_numel(w);
     rc = make_fmt(e, ws, n, &L->wfmt, d);
+    L->widentity = L->wfmt && e->identity && !strcmp(au_numsys_fmt_str(L->wfmt), e->identity);
     if (!rc && L->wfmt)
         rc = au_numsys_blocks_init(&L->wblk, au_numsys_fmt_layout(L->wfmt), w->n_dims, w->ne,
                                    AU_NUMSYS_ROLE_WEIGHT, d);
@@ -98,6 +101,11 @@ int au_emul_new(struct au_graph *g, const au_numsys_registry *reg, const struct 
     if (!e->layer_of_node || !e->layers || !e->w_orig || !e->codes_tmp || !e->meta_tmp) {
         rc = au_diag_set(d, AU_NOMEM, "out of memory");
         goto err;
+    }
+    au_numsys_fmt *fp32;
+    if (au_numsys_fmt_new(reg, "fp32", &fp32, NULL) >= 0) { /* absent fp plugin: no shortcut */
+        e->identity = au_strdup(au_numsys_fmt_str(fp32));
+        au_numsys_fmt_free(fp32);
     }
     for (int i = 0; i < n_nodes; i++) {
         e->layer_of_node[i] = -1;
@@ -169,7 +177,7 @@ static int act_hook(void *user, const struct au_hook_args *a)
 {
     struct au_emul *e = user;
     int li = e->layer_of_node[a->node_index];
-    if (li < 0 || !e->layers[li].afmt)
+    if (li < 0 || !e->layers[li].afmt || e->layers[li].aidentity)
         return AU_OK;
     const struct au_emul_layer *L = &e->layers[li];
     struct au_pcg32 rng;
@@ -208,7 +216,7 @@ int au_emul_apply(struct au_emul *e, struct au_diag *d)
             if (!e->codes_tmp[li] || !e->meta_tmp[li])
                 return au_diag_set(d, AU_NOMEM, "out of memory");
         }
-        if (L->wfmt) {
+        if (L->wfmt && !L->widentity) {
             int rc = quantize_weights(e, li, d);
             if (rc)
                 return rc;
@@ -246,6 +254,7 @@ void au_emul_free(struct au_emul *e)
     au_free(e->w_orig);
     au_free(e->codes_tmp);
     au_free(e->meta_tmp);
+    au_free(e->identity);
     au_free(e);
 }
 

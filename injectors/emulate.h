@@ -39,6 +39,7 @@ struct au_emul_layer {
     int node;                   /* graph node index */
     int weight_value;           /* value id of the weight tensor, -1 if none */
     au_numsys_fmt *wfmt, *afmt; /* NULL = float32 */
+    bool widentity, aidentity;  /* the format maps every float32 to itself (fp32): skip work */
     struct au_numsys_blocks wblk, ablk;
     int64_t n_weights, n_act; /* elements of the weight tensor and of the output */
 };
