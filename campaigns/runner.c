@@ -134,8 +134,10 @@ static int worker_init(struct ctx *x, struct worker *w, int64_t batch, struct au
         rc = au_inject_new(w->g, w->e, x->reg, c->seed, &w->inj, d);
     if (!rc && c->range_detector)
         rc = au_inject_set_range_detector(w->inj, x->ranges, d);
-    if (!rc) /* naive: a full forward per run, as a tool without the golden cache does */
+    if (!rc) { /* naive: a full forward per run, as a tool without the golden cache does */
         au_inject_set_naive(w->inj, x->o->naive);
+        au_inject_set_compact(w->inj, x->o->compact);
+    }
     au_free(rules);
     return rc == AU_NOMEM ? au_diag_set(d, rc, "out of memory") : rc;
 }

@@ -26,8 +26,9 @@ struct au_run_opts {
     FILE *log;                        /* where progress goes; NULL = stderr */
     volatile sig_atomic_t *interrupt; /* non-zero: commit finished units and stop */
     bool naive;                       /* full forward pass per trial (benchmarks) */
-    int64_t stop_after_units;         /* tests: stop after committing this many units */
-    const char *database;             /* overrides the campaign's database path */
+    bool compact; /* recompute only the samples a fault still affects (AU_RUN_COMPACT) */
+    int64_t stop_after_units; /* tests: stop after committing this many units */
+    const char *database;     /* overrides the campaign's database path */
 };
 
 struct au_run_result {

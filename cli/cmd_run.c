@@ -50,10 +50,17 @@ int au_cmd_run(int argc, char **argv)
                 return 2;
         } else if (!strcmp(argv[i], "--naive")) {
             o.naive = true;
+        } else if (!strcmp(argv[i], "--compact")) {
+            o.compact = true;
         } else if (!strcmp(argv[i], "--quiet")) {
             o.progress = -1;
         } else if (!strcmp(argv[i], "--help")) {
-            printf("usage: aurum run campaign.json [--jobs N] [--db results.db] [--quiet]\n");
+            printf(
+                "usage: aurum run campaign.json [--jobs N] [--db results.db] [--quiet] "
+                "[--compact] [--naive]\n"
+                "  --compact  recompute only the samples a fault still affects (faster; those\n"
+                "             samples may differ from a full-batch recomputation in the last bit)\n"
+                "  --naive    a full forward pass per batch of trials (for comparisons)\n");
             return 0;
         } else if (!path && argv[i][0] != '-') {
             path = argv[i];

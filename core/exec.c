@@ -68,7 +68,13 @@ static bool node_needs_run(const struct au_graph *g, int i)
     return false;
 }
 
-/* After recomputing node i: point its outputs back at golden if bit-identical. */
+static unsigned char *rows_of(const struct au_graph *g, int v)
+{
+    return g->rows + (size_t)v * (size_t)g->batch;
+}
+
+/* After recomputing node i: rows (or whole outputs) bit-identical to golden are clean
+ * again; an output with no dirty row left points back at golden. */
 static void prune_masked(struct au_graph *g, int i)
 {
     const struct au_node *n = &g->nodes[i];
@@ -76,10 +82,77 @@ static void prune_masked(struct au_graph *g, int i)
         int v = n->out[k];
         if (v < 0)
             continue;
-        const void *gold = (const char *)g->arena + g->offset[v];
-        if (memcmp(g->rt[v].data, gold, au_tensor_nbytes(&g->rt[v])) == 0)
+        const char *gold = (const char *)g->arena + g->offset[v];
+        const char *cur = g->rt[v].data;
+        if (!au_rows_batched(g, v)) {
+            if (memcmp(cur, gold, au_tensor_nbytes(&g->rt[v])) == 0)
+                point_at_golden(g, v);
+            continue;
+        }
+        size_t rb = au_tensor_nbytes(&g->rt[v]) / (size_t)g->batch;
+        unsigned char *rm = rows_of(g, v);
+        int64_t left = 0;
+        for (int64_t r = 0; r < g->batch; r++) {
+            if (rm[r] && memcmp(cur + (size_t)r * rb, gold + (size_t)r * rb, rb) == 0)
+                rm[r] = 0;
+            left += rm[r];
+        }
+        if (!left)
             point_at_golden(g, v);
     }
+}
+
+/* Union of the dirty rows of node i's inputs into the spare mask; the batch if a dirty
+ * input has no batch dimension. */
+static int64_t dirty_rows(struct au_graph *g, int i, unsigned char *mask)
+{
+    const struct au_node *n = &g->nodes[i];
+    memset(mask, 0, (size_t)g->batch);
+    for (int k = 0; k < n->n_in; k++) {
+        int v = n->in[k];
+        if (v < 0 || !g->dirty[v])
+            continue;
+        if (!au_rows_batched(g, v))
+            return g->batch;
+        const unsigned char *rm = rows_of(g, v);
+        for (int64_t r = 0; r < g->batch; r++)
+            mask[r] |= rm[r];
+    }
+    int64_t cnt = 0;
+    for (int64_t r = 0; r < g->batch; r++)
+        cnt += mask[r];
+    return cnt;
+}
+
+/* Recompute node i of a resumed run (its outputs already point at the trial arena). */
+static int rerun_node(struct au_graph *g, int i, int node, unsigned flags, struct au_diag *d)
+{
+    unsigned char *mask = rows_of(g, g->n_values);
+    bool reuse = i == node && (flags & AU_RUN_REUSE_OUTPUT);
+    int64_t nr = g->batch;
+    if (!reuse && i != node && (flags & AU_RUN_COMPACT) && g->row_safe[i])
+        nr = dirty_rows(g, i, mask);
+    bool compact = nr > 0 && nr * 2 <= g->batch;
+    int rc = AU_OK;
+    if (reuse || compact) {
+        if (compact && (g->node_hook_mask[i] & AU_HOOK_PRE))
+            rc = au_hook_call(g, i, AU_HOOK_PRE, d);
+        if (!rc && compact)
+            rc = au_rows_run(g, i, mask, nr, d);
+        if (!rc && (g->node_hook_mask[i] & AU_HOOK_POST))
+            rc = au_hook_call(g, i, AU_HOOK_POST, d);
+    } else {
+        rc = run_node(g, i, d);
+    }
+    const struct au_node *n = &g->nodes[i];
+    for (int k = 0; k < n->n_out; k++)
+        if (n->out[k] >= 0 && au_rows_batched(g, n->out[k])) {
+            if (compact)
+                memcpy(rows_of(g, n->out[k]), mask, (size_t)g->batch);
+            else
+                memset(rows_of(g, n->out[k]), 1, (size_t)g->batch);
+        }
+    return rc;
 }
 
 int au_graph_run_from(struct au_graph *g, int node, unsigned flags, struct au_diag *d)
@@ -108,11 +181,7 @@ int au_graph_run_from(struct au_graph *g, int node, unsigned flags, struct au_di
                            au_tensor_nbytes(&g->rt[v]));
             }
         }
-        int rc = AU_OK;
-        if (!reuse)
-            rc = run_node(g, i, d);
-        else if (g->node_hook_mask[i] & AU_HOOK_POST)
-            rc = au_hook_call(g, i, AU_HOOK_POST, d);
+        int rc = rerun_node(g, i, node, flags, d);
         if (rc) {
             au_diag_prefix(d, au_graph_source(g));
             return rc;

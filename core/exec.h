@@ -30,6 +30,9 @@ int au_graph_run(struct au_graph *g, struct au_diag *d);
 /* The start node is not recomputed: its golden outputs are copied to the trial arena and
  * only its post-hooks run (an activation fault rewrites them there). */
 #define AU_RUN_REUSE_OUTPUT 2u
+/* Nodes that treat samples independently recompute only the rows (samples) that still
+ * differ from golden, when at most half of the batch does. Same bits as a full run. */
+#define AU_RUN_COMPACT 4u
 int au_graph_run_from(struct au_graph *g, int node, unsigned flags, struct au_diag *d);
 /* After run_from: true if no graph output differs from golden (fault masked). */
 bool au_graph_last_masked(const struct au_graph *g);

@@ -51,6 +51,16 @@ struct au_graph {
     unsigned char *dirty; /* per value */
     bool last_masked;
     int last_n_run;
+    /* row compaction (rows.c): per value a byte per batch row, set while the row differs
+     * from golden; per node whether it may run on a subset of rows */
+    unsigned char *rows;
+    unsigned char *row_safe;
+    void *cbuf; /* compact copies of a node's inputs and outputs */
+    size_t cbuf_bytes;
+    int64_t *row_idx;         /* batch: the rows a compact run computes */
+    struct au_tensor *cviews; /* compact views, max_io of them */
+    struct au_tensor **cptrs; /* inputs then outputs handed to the op */
+    int max_io;
 
     /* hooks */
     struct au_hook_entry *hooks;
@@ -64,6 +74,14 @@ int au_hook_rebuild(struct au_graph *g);
 /* hook.c: call matching hooks for node i. */
 int au_hook_call(struct au_graph *g, int i, unsigned when, struct au_diag *d);
 void au_hook_free_all(struct au_graph *g);
+/* rows.c: after prepare (KEEP): which nodes are row-wise, and compaction buffers. */
+int au_rows_prepare(struct au_graph *g);
+void au_rows_release(struct au_graph *g);
+/* rows.c: rows of value v (dim 0 the batch) as a mask; false if v has no batch dim. */
+bool au_rows_batched(const struct au_graph *g, int v);
+/* rows.c: run node i on the rows in mask only (n of them), scattering into the trial
+ * outputs whose other rows are golden. Hooks run on the full outputs afterwards. */
+int au_rows_run(struct au_graph *g, int i, const unsigned char *mask, int64_t n, struct au_diag *d);
 /* prepare.c: free everything prepare allocated. */
 void au_prepare_release(struct au_graph *g);
 

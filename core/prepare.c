@@ -34,6 +34,7 @@ void au_prepare_release(struct au_graph *g)
         g->nodes[i].macs = 0;
         g->nodes[i].scratch_bytes = 0;
     }
+    au_rows_release(g);
     au_free_aligned(g->arena);
     au_free_aligned(g->trial_arena);
     au_free_aligned(g->scratch);
@@ -334,6 +335,8 @@ int au_graph_prepare(struct au_graph *g, int64_t batch, unsigned flags, struct a
         rc = infer_all(g, d);
     if (!rc)
         rc = plan_memory(g, flags & AU_PREPARE_KEEP, d);
+    if (!rc && (flags & AU_PREPARE_KEEP) && au_rows_prepare(g))
+        rc = au_diag_set(d, AU_NOMEM, "out of memory for row compaction");
     if (!rc)
         rc = au_hook_rebuild(g);
     if (rc)

@@ -43,7 +43,7 @@ struct au_inject {
     float *wbuf;
     struct wsave *wsaves;
     int n_wsaved; /* entries of wsaves to restore */
-    bool naive;
+    bool naive, compact;
     /* range detector */
     float *absmax; /* per node, NULL = off */
     int64_t *detected;
@@ -355,7 +355,9 @@ int au_inject_run(struct au_inject *inj, const struct au_slot_faults *slots, int
         rc = au_graph_run(inj->g, d);
     else if (!rc && first < n_nodes) /* with weight faults the first layer must rerun */
         rc = au_graph_run_from(inj->g, first,
-                               AU_RUN_PRUNE_MASKED | (n_w ? 0u : AU_RUN_REUSE_OUTPUT), d);
+                               AU_RUN_PRUNE_MASKED | (n_w ? 0u : AU_RUN_REUSE_OUTPUT) |
+                                   (inj->compact ? AU_RUN_COMPACT : 0u),
+                               d);
     restore_weights(inj);
     memset(inj->pending, 0, (size_t)n_nodes);
     inj->n_slots = 0;
@@ -413,4 +415,9 @@ const struct au_numsys_layout *au_inject_layout(const struct au_inject *inj, int
 void au_inject_set_naive(struct au_inject *inj, bool naive)
 {
     inj->naive = naive;
+}
+
+void au_inject_set_compact(struct au_inject *inj, bool compact)
+{
+    inj->compact = compact;
 }

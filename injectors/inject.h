@@ -68,6 +68,11 @@ int au_inject_run(struct au_inject *inj, const struct au_slot_faults *slots, int
 /* Naive mode (benchmarks, cross-checks): every run is a full forward pass that
  * overwrites the golden cache, as a tool without resume would do. */
 void au_inject_set_naive(struct au_inject *inj, bool naive);
+/* Row compaction (AU_RUN_COMPACT): downstream of the fault only the samples that still
+ * differ from golden are recomputed. Much faster; the recomputed rows may then differ
+ * from a full-batch recomputation in the last bit (BLAS sums in another order for another
+ * batch size). Off by default. */
+void au_inject_set_compact(struct au_inject *inj, bool compact);
 /* Site counts of a layer for one sample (activations) or the weight tensor. */
 uint64_t au_inject_n_elems(const struct au_inject *inj, int layer, uint32_t tensor);
 uint64_t au_inject_n_blocks(const struct au_inject *inj, int layer, uint32_t tensor);
