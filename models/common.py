@@ -1,8 +1,9 @@
-"""Shared pieces of the bundled-model scripts: Fashion-MNIST loading, training, ONNX export, eval sets.
+"""Shared pieces of the model scripts: Fashion-MNIST loading, training, ONNX export, eval sets.
 
-Design: every train_<name>.py builds a model, calls train() and then finish_image_model() (or the LM
-equivalent), so all models are trained, exported and measured the same way. Outputs are deterministic
-(fixed seeds, deterministic kernels, fixed thread count) so regenerating gives the same reference files.
+Design: every train_<name>.py builds a model, calls train() and then finish_image_model() (or the
+LM equivalent), so all models are trained, exported and measured the same way. Outputs are
+deterministic (fixed seeds, deterministic kernels, fixed thread count) so regenerating gives the
+same reference files.
 The reference numbers come from the torch module in eval mode; the exported graph is checked against
 the module by onnx_ref.py (a small numpy interpreter), never by another runtime.
 """
@@ -101,6 +102,9 @@ def train(model, x, y, epochs, batch, lr, seed, weight_decay=0.0, augment=None, 
             sched.step()
             total += loss.item() * len(idx)
             n += len(idx)
+            if (i // batch + 1) % 100 == 0:
+                secs = time.time() - t0
+                log(f"  step {i // batch + 1}: running loss {total / n:.4f} ({secs:.0f} s)")
         log(f"epoch {ep + 1}/{epochs}: train loss {total / n:.4f}  ({time.time() - t0:.0f} s)")
     model.eval()
     return time.time() - t0
@@ -246,7 +250,8 @@ def check_against_torch(onnx_path, x, torch_logits, tol=1e-4):
     rel = float(np.abs(got - torch_logits).max()) / scale
     same = bool((got.argmax(-1) == torch_logits.argmax(-1)).all())
     if rel > tol or not same:
-        raise RuntimeError(f"{onnx_path}: numpy graph differs from torch: rel {rel:.3g}, argmax {same}")
+        msg = f"numpy graph differs from torch: rel {rel:.3g}, same argmax {same}"
+        raise RuntimeError(f"{onnx_path}: {msg}")
     return rel
 
 

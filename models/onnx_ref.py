@@ -1,9 +1,9 @@
 """A small numpy interpreter for the ONNX ops the bundled models use, to check their export.
 
-Design: the only runtime here is torch, and comparing torch with torch would not catch an export that
-differs from the module (BatchNorm mode, masks, layouts). So each graph is evaluated node by node in
-plain numpy (float64 accumulation where cheap) and compared with the module's logits. It covers just
-the ops and attributes our exporter emits and raises on anything else, naming the node.
+Design: the only runtime here is torch, and comparing torch with torch would not catch an export
+that differs from the module (BatchNorm mode, masks, layouts). So each graph is evaluated node by
+node in plain numpy (float64 accumulation where cheap) and compared with the module's logits. It
+covers just the ops and attributes our exporter emits and raises on anything else, naming the node.
 """
 
 import math
@@ -39,7 +39,8 @@ def conv(node, a, x, w, b=None):
     if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
         raise NotImplementedError(f"{node.name}: auto_pad")
     xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
-    win = np.lib.stride_tricks.sliding_window_view(xp, ((kh - 1) * dh + 1, (kw - 1) * dw + 1), (2, 3))
+    span = ((kh - 1) * dh + 1, (kw - 1) * dw + 1)
+    win = np.lib.stride_tricks.sliding_window_view(xp, span, (2, 3))
     win = win[:, :, ::sh, ::sw, ::dh, ::dw]  # n c oh ow kh kw
     oh, ow = win.shape[2], win.shape[3]
     win = win.reshape(n, g, c // g, oh, ow, kh, kw)
@@ -123,7 +124,7 @@ OPS["Expand"] = lambda n, a, x, s: x * np.ones(s, dtype=x.dtype)
 OPS["Unsqueeze"] = lambda n, a, x, ax: np.expand_dims(x, tuple(int(i) for i in ax))
 OPS["Squeeze"] = lambda n, a, x, ax=None: np.squeeze(x, None if ax is None else tuple(ax))
 OPS["GlobalAveragePool"] = lambda n, a, x: x.mean(axis=(2, 3), keepdims=True, dtype=np.float64)
-OPS["Cast"] = lambda n, a, x: x.astype(onnx.helper.tensor_dtype_to_np_dtype(a["to"]))
+OPS["Cast"] = lambda n, a, x: x.astype(onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[a["to"]])
 
 
 @op("Clip")

@@ -5,9 +5,8 @@ fc120-fc84-fc10, ReLU, max pooling, first conv padded to keep 28x28), so node na
 fault campaigns can be compared layer by layer. It also writes the shared image eval set.
 """
 
+import common  # first: it sets up OpenMP before torch loads
 import torch.nn as nn
-
-import common
 
 
 class LeNet5(nn.Module):
