@@ -201,6 +201,12 @@ def export(model, example, path, opset, input_names=("input",), output_names=("l
             training=torch.onnx.TrainingMode.PRESERVE,
         )
     m = inline_identity_initializers(onnx.load(path))
+    with torch.no_grad():
+        out_shape = model(example).shape
+    # torch leaves some static output dims symbolic (the LM's sequence axis); only batch may vary.
+    for axis, dim in enumerate(m.graph.output[0].type.tensor_type.shape.dim):
+        if axis > 0 and not dim.HasField("dim_value"):
+            dim.dim_value = out_shape[axis]
     onnx.save(m, path)
     onnx.checker.check_model(m, full_check=True)
     if [i.name for i in m.graph.input] != list(input_names):
