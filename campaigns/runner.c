@@ -22,8 +22,19 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A saved golden arena: the golden run of data batch j. */
+struct gcache {
+    int64_t j;
+    void *arena;
+    uint64_t used;
+};
+
 struct worker {
     int64_t batch;
+    struct gcache *gc; /* golden runs of other data batches */
+    int n_gc, cap_gc;
+    int64_t cur_j; /* data batch whose golden run the graph holds, -1 if none */
+    uint64_t tick;
     struct worker *solo; /* batch-1 twin for trials that need a run of their own */
     struct au_graph *g;
     struct au_emul *e;
@@ -65,7 +76,7 @@ struct ctx {
     struct au_array labels; /* int64 [n * positions] */
     int64_t positions, classes;
     int64_t *analysis; /* sample indices the trials draw from */
-    int64_t n_analysis;
+    int64_t n_analysis, n_data_batches;
     struct au_range *ranges; /* float32 profile per node, when needed */
     struct worker *w;
     int n_workers, w_cap;
@@ -142,6 +153,19 @@ static int worker_init(struct ctx *x, struct worker *w, int64_t batch, struct au
     return rc == AU_NOMEM ? au_diag_set(d, rc, "out of memory") : rc;
 }
 
+/* Golden caches: up to one per data batch, within 256 MB per worker. */
+static int worker_caches(const struct ctx *x, struct worker *w, struct au_diag *d)
+{
+    size_t per = au_graph_arena_bytes(w->g) + 64, budget = (size_t)256 << 20;
+    int64_t cap = x->n_data_batches - 1;
+    if ((int64_t)(budget / per) < cap)
+        cap = (int64_t)(budget / per);
+    w->cur_j = -1;
+    w->cap_gc = cap > 0 ? (int)cap : 0;
+    w->gc = au_calloc((size_t)w->cap_gc + 1, sizeof(*w->gc));
+    return w->gc ? AU_OK : au_diag_set(d, AU_NOMEM, "out of memory");
+}
+
 static int worker_scratch(struct worker *w, size_t max_sites, struct au_diag *d)
 {
     size_t b = (size_t)w->batch, nout = (size_t)au_tensor_numel(au_graph_output(w->g, 0));
@@ -159,6 +183,9 @@ static int worker_scratch(struct worker *w, size_t max_sites, struct au_diag *d)
 
 static void worker_fini(struct worker *w)
 {
+    for (int k = 0; k < w->n_gc; k++)
+        au_graph_arena_free(w->gc[k].arena);
+    au_free(w->gc);
     if (w->solo) {
         worker_fini(w->solo);
         au_free(w->solo);
@@ -177,11 +204,20 @@ static void worker_fini(struct worker *w)
 
 /* Fill the input with the samples at positions [first, first + batch) (cycling through
  * the analysis set). */
+/* Position p of the trial stream: batches of the analysis set in order, again and again
+ * (the last batch filled up from the start of the set), so unit u always holds data
+ * batch u mod n_data_batches and its golden run can be cached. */
+static int64_t sample_at(const struct ctx *x, int64_t position)
+{
+    int64_t per_round = x->n_data_batches * x->c->batch;
+    return x->analysis[(position % per_round) % x->n_analysis];
+}
+
 static void load_positions(const struct ctx *x, struct worker *w, int64_t first)
 {
     char *dst = au_graph_input_tensor(w->g, 0)->data;
     for (int64_t b = 0; b < w->batch; b++) {
-        int64_t s = x->analysis[(first + b) % x->n_analysis];
+        int64_t s = sample_at(x, first + b);
         memcpy(dst + (size_t)b * x->ds.sample_nbytes,
                (const char *)x->ds.x.t.data + (size_t)s * x->ds.sample_nbytes, x->ds.sample_nbytes);
     }
@@ -204,7 +240,7 @@ static void keep_golden(const struct ctx *x, struct worker *w, int64_t n, int64_
     const float *out = au_graph_output(w->g, 0)->data;
     memcpy(w->gold, out, (size_t)n * row_floats(x) * sizeof(float));
     for (int64_t b = 0; b < n; b++) {
-        int64_t s = x->analysis[(first + b) % x->n_analysis];
+        int64_t s = sample_at(x, first + b);
         struct au_sample_metrics m;
         const float *row = w->gold + (size_t)b * row_floats(x);
         au_metrics_sample(row, x->positions, x->classes, labels_of(x, s), &m);
@@ -215,13 +251,53 @@ static void keep_golden(const struct ctx *x, struct worker *w, int64_t n, int64_
 }
 
 /* Golden run of a unit: outputs, per-slot loss and per-position top-1 kept aside. */
+/* Makes data batch j's golden run current: already there, cached (swap arenas), or
+ * computed into a fresh or least recently used arena. Returns 1 if it must be run. */
+static int golden_switch(struct worker *w, int64_t j, struct au_diag *d)
+{
+    struct gcache *e = NULL;
+    if (j == w->cur_j)
+        return 0;
+    for (int k = 0; k < w->n_gc; k++)
+        if (w->gc[k].j == j)
+            e = &w->gc[k];
+    int run = e == NULL;
+    if (!e && w->n_gc < w->cap_gc) {
+        e = &w->gc[w->n_gc];
+        e->arena = au_graph_arena_new(w->g);
+        if (!e->arena)
+            return au_diag_set(d, AU_NOMEM, "out of memory for golden caches");
+        w->n_gc++;
+    }
+    for (int k = 0; !e && k < w->n_gc; k++) /* evict the least recently used */
+        if (!e || w->gc[k].used < e->used)
+            e = &w->gc[k];
+    if (!e) { /* no cache: recompute in place */
+        w->cur_j = j;
+        return 1;
+    }
+    void *old = au_graph_arena_swap(w->g, e->arena);
+    e->arena = old;
+    e->j = w->cur_j;
+    e->used = ++w->tick;
+    w->cur_j = j;
+    return run;
+}
+
+/* Golden run of a unit (unit u holds data batch u mod n_data_batches), cached per worker
+ * across the rounds of a campaign; outputs, per-slot loss and top-1 kept aside. */
 static int unit_golden(struct ctx *x, struct worker *w, int64_t unit, struct au_diag *d)
 {
     int64_t B = x->c->batch;
-    load_positions(x, w, unit * B);
-    int rc = au_inject_golden(w->inj, d);
-    if (rc)
-        return rc;
+    int run = x->o->naive ? 1 : golden_switch(w, unit % x->n_data_batches, d);
+    if (run < 0)
+        return run;
+    if (run) {
+        load_positions(x, w, unit * B);
+        int rc = au_inject_golden(w->inj, d);
+        if (rc)
+            return rc;
+    }
     keep_golden(x, w, B, unit * B);
     return AU_OK;
 }
@@ -332,11 +408,6 @@ static void finish_mean(struct au_store_trial *t)
         t->delta_loss /= t->n_samples;
         t->mismatch /= t->n_samples;
     }
-}
-
-static int64_t sample_at(const struct ctx *x, int64_t position)
-{
-    return x->analysis[position % x->n_analysis];
 }
 
 /* All slots of the unit carry one activation trial of target t each: one resumed run. */
@@ -630,6 +701,7 @@ static int golden_pass(struct ctx *x, struct worker *w, struct au_store_golden *
                 x->analysis[x->n_analysis++] = s + k;
         }
     }
+    x->n_data_batches = (x->n_analysis + B - 1) / B;
     if (x->n_analysis == 0)
         return au_diag_set(d, AU_INVALID,
                            "%s: no sample is classified correctly by the golden "
@@ -1060,6 +1132,8 @@ static int setup(struct ctx *x, int jobs, struct au_run_result *r, struct au_dia
         rc = au_plan_init(&x->plan, x->c, w0->g, w0->e, w0->inj, d);
     if (!rc)
         rc = worker_scratch(w0, x->plan.max_sites, d);
+    if (!rc)
+        rc = worker_caches(x, w0, d);
     x->n_workers = 1;
     if (!rc && jobs > x->plan.n_units)
         jobs = (int)(x->plan.n_units > 0 ? x->plan.n_units : 1);
@@ -1067,6 +1141,8 @@ static int setup(struct ctx *x, int jobs, struct au_run_result *r, struct au_dia
         rc = worker_init(x, &x->w[x->n_workers], x->c->batch, d);
         if (!rc)
             rc = worker_scratch(&x->w[x->n_workers], x->plan.max_sites, d);
+        if (!rc)
+            rc = worker_caches(x, &x->w[x->n_workers], d);
     }
     for (int i = 0; !rc && needs_solo(x) && i < x->n_workers; i++) {
         struct worker *s1 = au_calloc(1, sizeof(*s1));

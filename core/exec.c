@@ -4,6 +4,8 @@
  * and the next trial starts from them without copying anything. */
 #include "graph_impl.h"
 
+#include "alloc.h"
+
 #include <cblas.h>
 #include <stdint.h>
 #include <string.h>
@@ -262,4 +264,32 @@ void au_set_threads(int n)
 {
     if (n > 0)
         openblas_set_num_threads(n);
+}
+
+void *au_graph_arena_new(const struct au_graph *g)
+{
+    void *a = au_malloc_aligned(g->arena_bytes + 64);
+    if (a)
+        memset(a, 0, g->arena_bytes);
+    return a;
+}
+
+void au_graph_arena_free(void *arena)
+{
+    au_free_aligned(arena);
+}
+
+size_t au_graph_arena_bytes(const struct au_graph *g)
+{
+    return g->arena_bytes;
+}
+
+void *au_graph_arena_swap(struct au_graph *g, void *arena)
+{
+    void *old = g->arena;
+    g->arena = arena;
+    for (int v = 0; v < g->n_values; v++)
+        if (g->offset[v] != SIZE_MAX)
+            point_at_golden(g, v);
+    return old;
 }

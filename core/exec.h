@@ -38,6 +38,14 @@ int au_graph_run_from(struct au_graph *g, int node, unsigned flags, struct au_di
 bool au_graph_last_masked(const struct au_graph *g);
 /* After run_from: number of nodes recomputed. */
 int au_graph_last_n_run(const struct au_graph *g);
+/* Several golden caches (e.g. one per data batch of a campaign): a KEEP graph's golden
+ * arena (activations and inputs of the last full run) can be swapped for another of the
+ * same size. au_graph_arena_new allocates one (au_graph_arena_free frees it); swap puts
+ * arena in and returns the one it replaces. */
+void *au_graph_arena_new(const struct au_graph *g);
+void au_graph_arena_free(void *arena);
+size_t au_graph_arena_bytes(const struct au_graph *g);
+void *au_graph_arena_swap(struct au_graph *g, void *arena);
 /* BLAS threads for this process (0 = leave as is). Same count -> same bits. */
 void au_set_threads(int n);
 
