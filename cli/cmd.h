@@ -14,4 +14,8 @@ int au_cmd_validate(int argc, char **argv);
 int au_cmd_formats(int argc, char **argv);
 int au_cmd_quantize(int argc, char **argv);
 
+/* analysis (cli/cmd_plan.c, cli/cmd_query.c) */
+int au_cmd_plan(int argc, char **argv);
+int au_cmd_query(int argc, char **argv);
+
 #endif

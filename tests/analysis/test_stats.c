@@ -2,13 +2,20 @@
  * Newcombe 1998, Krejcie & Morgan 1970), closed forms (t with 1, 2 and 4 degrees of
  * freedom, Clopper-Pearson at k = 0, 1, n - 1, n) and identities computed here without
  * the library (binomial sums for the incomplete beta, Simpson's rule for the t law). */
+#include "analysis/estimate.h"
 #include "analysis/stats.h"
+#include "campaigns/spec.h"
 #include "campaigns/store.h"
+#include "core/alloc.h"
 #include "core/status.h"
 #include "tests/check.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void test_normal_quantiles_match_tables(void)
 {
@@ -279,6 +286,287 @@ static void test_store_functions_agree(void)
     }
 }
 
+/* ---- estimates from a database written through the store ---- */
+
+static const char json_per_layer[] =
+    "{\"name\": \"pl\", \"model\": \"m.onnx\", \"data\": {\"inputs\": \"x.npy\", \"labels\": "
+    "\"y.npy\"},"
+    " \"process\": {\"type\": \"per_layer\", \"trials\": 8}, \"seed\": 1}";
+static const char json_poisson[] =
+    "{\"name\": \"pw\", \"model\": \"m.onnx\", \"data\": {\"inputs\": \"x.npy\", \"labels\": "
+    "\"y.npy\"},"
+    " \"formats\": {\"weights\": \"bfp8\", \"activations\": \"bfp8\"},"
+    " \"process\": {\"type\": \"poisson\", \"rate\": 1e-6, \"timing\": \"model_wide\","
+    " \"time\": 1.0, \"condition_on_fault\": true, \"trials\": 6}, \"seed\": 2}";
+
+/* Layer 0 activations: 6 finite delta losses and 2 NaN; layer 1 weights: 4 trials. */
+static const double dl0[] = {0.5, -0.1, 0.0, 2.0, 0.25, 0.0};
+static const double dl1[] = {1.0, 3.0, 0.0, 0.0};
+static const double dl_pw[] = {0.2, 0.0, 4.0, 0.0, 1.0, 0.6};
+
+static struct au_store_trial trial(int64_t id, int layer, int tensor, double dl, bool sdc)
+{
+    bool nf = isnan(dl);
+    return (struct au_store_trial){id,
+                                   layer,
+                                   tensor,
+                                   AU_STORE_BITS_DATA,
+                                   1,
+                                   id,
+                                   1,
+                                   nf ? NAN : 1 + dl,
+                                   dl,
+                                   sdc ? 1 : 0,
+                                   nf        ? AU_STORE_OUTCOME_NONFINITE
+                                   : sdc     ? AU_STORE_OUTCOME_SDC
+                                   : dl == 0 ? AU_STORE_OUTCOME_MASKED
+                                             : AU_STORE_OUTCOME_BENIGN,
+                                   id == 3};
+}
+
+static bool write_db(const char *path)
+{
+    struct au_diag d = {{0}};
+    au_store *s;
+    int64_t c1, c2;
+    bool resumed;
+    struct au_store_campaign_info a = {"pl", json_per_layer, "00", "test", 1, 0.95};
+    struct au_store_campaign_info b = {"pw", json_poisson, "00", "test", 2, 0.99};
+    struct au_store_layer layers[] = {
+        {0, "conv1", "Conv", 10, 100, 50, NULL, NULL, 32, 32, 0, 0, 0, 0},
+        {1, "fc", "Gemm", 10, 10, 80, NULL, NULL, 32, 32, 0, 0, 0, 0}};
+    struct au_store_trial t[16];
+    int n = 0;
+    for (int i = 0; i < 6; i++) {
+        t[n] = trial(n, 0, AU_STORE_TENSOR_ACT, dl0[i], i == 3);
+        n++;
+    }
+    {
+        t[n] = trial(n, 0, AU_STORE_TENSOR_ACT, NAN, true);
+        n++;
+    }
+    {
+        t[n] = trial(n, 0, AU_STORE_TENSOR_ACT, NAN, true);
+        n++;
+    }
+    for (int i = 0; i < 4; i++) {
+        t[n] = trial(n, 1, AU_STORE_TENSOR_WEIGHT, dl1[i], i < 2);
+        n++;
+    }
+    struct au_store_trial u[6];
+    for (int i = 0; i < 6; i++)
+        u[i] = trial(i, -1, AU_STORE_TENSOR_MIXED, dl_pw[i], i == 2);
+    struct au_store_poisson pr = {-1, -1, 0.105, 0.1, true};
+    bool ok = au_store_open(path, AU_STORE_CREATE, &s, &d) == AU_OK &&
+              au_store_campaign_begin(s, &a, &c1, &resumed, &d) == AU_OK &&
+              au_store_layers_add(s, c1, layers, 2, &d) == AU_OK &&
+              au_store_trials_add(s, c1, t, (size_t)n, NULL, 0, &d) == AU_OK &&
+              au_store_campaign_end(s, c1, AU_STORE_DONE, "test", &d) == AU_OK &&
+              au_store_campaign_begin(s, &b, &c2, &resumed, &d) == AU_OK &&
+              au_store_poisson_add(s, c2, &pr, 1, &d) == AU_OK &&
+              au_store_trials_add(s, c2, u, 6, NULL, 0, &d) == AU_OK &&
+              au_store_campaign_end(s, c2, AU_STORE_DONE, "test", &d) == AU_OK;
+    if (!ok)
+        fprintf(stderr, "write_db: %s\n", d.msg);
+    au_store_close(s);
+    return ok;
+}
+
+static void check_mean_of(const struct au_stats_mean *m, const double *x, int n, double level,
+                          double scale)
+{
+    struct au_stats_acc a = {0};
+    for (int i = 0; i < n; i++)
+        au_stats_acc_add(&a, x[i]);
+    double mean = a.mean, se = sqrt(a.m2 / (n - 1) / n), t = au_stats_t(level, n - 1);
+    CHECK_EQ_INT(m->n, n);
+    CHECK_NEAR(m->mean, scale * mean, 1e-14);
+    CHECK_NEAR(m->t_lo, scale * (mean - t * se), 1e-13);
+    CHECK_NEAR(m->t_hi, scale * (mean + t * se), 1e-13);
+    CHECK_NEAR(m->z_hi, scale * (mean + au_stats_z(level) * se), 1e-13);
+}
+
+static void test_layer_estimates(au_estimate_db *db)
+{
+    struct au_diag d = {{0}};
+    struct au_estimate_campaign c;
+    CHECK_EQ_INT(au_estimate_find(db, NULL, &c, &d), AU_INVALID); // two campaigns: name one
+    CHECK(strstr(d.msg, "2 campaigns") != NULL);
+    CHECK_EQ_INT(au_estimate_find(db, "nope", &c, &d), AU_NOTFOUND);
+    CHECK(strstr(d.msg, "no campaign named 'nope'") != NULL);
+    CHECK_EQ_INT(au_estimate_find(db, "pl", &c, &d), AU_OK);
+    CHECK_EQ_INT(c.process, AU_CAMPAIGN_PER_LAYER);
+    CHECK_EQ_INT(c.n_trials, 12);
+    CHECK(!strcmp(c.status, "done") && c.level == 0.95);
+    struct au_estimate *r;
+    size_t n;
+    CHECK_EQ_INT(au_estimate_layers(db, &c, NULL, &r, &n, &d), AU_OK);
+    CHECK_EQ_INT(n, 2);
+    if (n != 2)
+        return;
+    CHECK(!strcmp(r[0].name, "conv1") && r[0].layer == 0 && r[0].tensor == AU_STORE_TENSOR_ACT);
+    CHECK_EQ_INT(r[0].n_trials, 8);
+    CHECK_EQ_INT(r[0].n_nonfinite, 2); // counted apart, not in the mean
+    CHECK_EQ_INT(r[0].n_masked, 2);
+    CHECK_EQ_INT(r[0].n_sdc, 1); // the NaN trials are 'nonfinite' (mismatch 1 all the same)
+    CHECK_EQ_INT(r[0].n_detected, 1);
+    check_mean_of(&r[0].dloss, dl0, 6, 0.95, 1);
+    double lo, hi;
+    au_stats_wilson(3, 8, 0.95, &lo, &hi); // mismatch over all trials, NaN ones included
+    CHECK_NEAR(r[0].mismatch, 3.0 / 8, 1e-15);
+    CHECK_NEAR(r[0].mismatch_lo, lo, 1e-15);
+    CHECK_NEAR(r[0].mismatch_hi, hi, 1e-15);
+    CHECK(r[0].p_fault == 1 && !r[0].conditioned && isnan(r[0].mean_flips));
+    CHECK(!strcmp(r[1].name, "fc") && r[1].tensor == AU_STORE_TENSOR_WEIGHT);
+    check_mean_of(&r[1].dloss, dl1, 4, 0.95, 1);
+    au_free(r);
+    // Another level and the exact interval.
+    struct au_estimate_opts o = {0.99, AU_STATS_CLOPPER_PEARSON};
+    CHECK_EQ_INT(au_estimate_layers(db, &c, &o, &r, &n, &d), AU_OK);
+    au_stats_clopper_pearson(2, 4, 0.99, &lo, &hi);
+    CHECK(n == 2 && r[1].mismatch_lo == lo && r[1].mismatch_hi == hi && r[1].level == 0.99);
+    if (n == 2)
+        check_mean_of(&r[1].dloss, dl1, 4, 0.99, 1);
+    au_free(r);
+    o.level = 1.5;
+    CHECK_EQ_INT(au_estimate_layers(db, &c, &o, &r, &n, &d), AU_INVALID);
+    CHECK(r == NULL && n == 0 && strstr(d.msg, "level") != NULL);
+    // The store's layer_summary holds the same numbers.
+    struct au_estimate m;
+    CHECK_EQ_INT(au_estimate_model(db, &c, NULL, &m, &d), AU_OK);
+    CHECK(m.n_trials == 12 && m.n_nonfinite == 2 && m.dloss.n == 10 && m.p_fault == 1);
+}
+
+static void test_poisson_model_estimate(au_estimate_db *db)
+{
+    struct au_diag d = {{0}};
+    struct au_estimate_campaign c;
+    CHECK_EQ_INT(au_estimate_find(db, "pw", &c, &d), AU_OK);
+    CHECK_EQ_INT(c.process, AU_CAMPAIGN_POISSON);
+    CHECK_EQ_INT(c.timing, AU_CAMPAIGN_MODEL_WIDE);
+    CHECK(c.conditioned);
+    struct au_estimate m;
+    CHECK_EQ_INT(au_estimate_model(db, &c, NULL, &m, &d), AU_OK);
+    // E[L] = P(N >= 1) E[L | N >= 1]: estimate and interval both scaled by p_fault.
+    CHECK(m.conditioned && m.p_fault == 0.1 && m.mean_flips == 0.105 && m.level == 0.99);
+    check_mean_of(&m.dloss, dl_pw, 6, 0.99, 0.1);
+    double lo, hi;
+    au_stats_wilson(1, 6, 0.99, &lo, &hi);
+    CHECK_NEAR(m.mismatch, 0.1 / 6, 1e-15);
+    CHECK_NEAR(m.mismatch_lo, 0.1 * lo, 1e-15);
+    CHECK_NEAR(m.mismatch_hi, 0.1 * hi, 1e-15);
+    struct au_estimate *r;
+    size_t n;
+    CHECK_EQ_INT(au_estimate_layers(db, &c, NULL, &r, &n, &d), AU_OK);
+    CHECK(n == 1 && r[0].layer == -1 && r[0].tensor == -1 && r[0].bits == -1 &&
+          r[0].dloss.mean == m.dloss.mean && !strcmp(r[0].name, "model"));
+    au_free(r);
+}
+
+struct rows {
+    int headers, rows;
+    char first[64];
+};
+
+static int count_rows(void *user, int n, const char *const *names, const char *const *values)
+{
+    struct rows *r = user;
+    (void)names;
+    if (!values)
+        return r->headers++, 0;
+    if (!r->rows++)
+        snprintf(r->first, sizeof(r->first), "%s|%s", values[0] ? values[0] : "NULL",
+                 n > 1 && values[1] ? values[1] : "NULL");
+    return 0;
+}
+
+static void test_queries_are_read_only(au_estimate_db *db, const char *path)
+{
+    struct au_diag d = {{0}};
+    struct rows r = {0};
+    CHECK_EQ_INT(au_estimate_query(db,
+                                   "SELECT name, level FROM campaigns ORDER BY id;"
+                                   " SELECT 1 WHERE 0",
+                                   count_rows, &r, &d),
+                 AU_OK);
+    CHECK(r.headers == 2 && r.rows == 2 && !strcmp(r.first, "pl|0.95"));
+    memset(&r, 0, sizeof(r));
+    CHECK_EQ_INT(au_estimate_query(db, "SELECT round(au_t(0.95, 10), 4), au_wilson_hi(0, 20, 0.95)",
+                                   count_rows, &r, &d),
+                 AU_OK);
+    CHECK(!strncmp(r.first, "2.2281|0.161", 12));
+    // A write anywhere in the text is refused before the first statement runs.
+    memset(&r, 0, sizeof(r));
+    CHECK_EQ_INT(au_estimate_query(db, "SELECT 1; DELETE FROM trials", count_rows, &r, &d),
+                 AU_INVALID);
+    CHECK(r.rows == 0 && strstr(d.msg, "read-only") && strstr(d.msg, "DELETE FROM trials"));
+    CHECK_EQ_INT(au_estimate_query(db, "ATTACH 'x.db' AS x", count_rows, &r, &d), AU_INVALID);
+    CHECK_EQ_INT(au_estimate_query(db, "SELEC 1", count_rows, &r, &d), AU_INVALID);
+    CHECK(strstr(d.msg, path) && strstr(d.msg, "syntax error"));
+    CHECK_EQ_INT(au_estimate_query(db, " -- nothing\n", count_rows, &r, &d), AU_INVALID);
+    memset(&r, 0, sizeof(r));
+    CHECK_EQ_INT(au_estimate_query(db, "SELECT count(*) FROM trials", count_rows, &r, &d), AU_OK);
+    CHECK(!strcmp(r.first, "18|NULL")); // nothing was deleted
+}
+
+static void test_open_errors(const char *dir)
+{
+    struct au_diag d = {{0}};
+    au_estimate_db *db = NULL;
+    char path[512];
+    snprintf(path, sizeof(path), "%s/missing.db", dir);
+    CHECK(au_estimate_open(path, &db, &d) < 0 && db == NULL && strstr(d.msg, "missing.db"));
+    snprintf(path, sizeof(path), "%s/garbage.db", dir);
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fputs("this is not a database, just text long enough to be read", f);
+        fclose(f);
+    }
+    CHECK(au_estimate_open(path, &db, &d) < 0 && db == NULL && strstr(d.msg, "garbage.db"));
+}
+
+/* Runs the CLI (AURUM_CLI) with a shell command line; returns its exit status and stdout. */
+static int run_cli(const char *args, char *out, size_t len)
+{
+    const char *cli = getenv("AURUM_CLI");
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "'%s' %s 2>&1", cli, args);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_cli(const char *db)
+{
+    if (!getenv("AURUM_CLI")) {
+        printf("test_stats: AURUM_CLI not set, skipping the CLI checks\n");
+        return;
+    }
+    char out[8192], args[1024];
+    CHECK_EQ_INT(run_cli("plan --sites 1000 --margin 0.05 --confidence 0.95", out, sizeof(out)), 0);
+    CHECK(strstr(out, "trials: 278") != NULL);
+    CHECK_EQ_INT(run_cli("plan --sites 100 --margin 2", out, sizeof(out)), 2);
+    CHECK(strstr(out, "--margin must be in (0, 1)") != NULL);
+    snprintf(args, sizeof(args), "plan --pilot '%s' --campaign pl --margin 0.1 --confidence 0.95",
+             db);
+    CHECK_EQ_INT(run_cli(args, out, sizeof(out)), 0);
+    // fc: s = sd(1, 3, 0, 0) = 1.4142; (1.96 * 1.4142 / 0.1)^2 = 768.3 -> 769
+    CHECK(strstr(out, "fc") && strstr(out, " 769\n"));
+    snprintf(args, sizeof(args), "query '%s' \"SELECT name, level FROM campaigns\" --csv", db);
+    CHECK_EQ_INT(run_cli(args, out, sizeof(out)), 0);
+    CHECK(!strcmp(out, "name,level\npl,0.95\npw,0.99\n"));
+    snprintf(args, sizeof(args), "query '%s' \"SELECT name, level FROM campaigns\"", db);
+    CHECK_EQ_INT(run_cli(args, out, sizeof(out)), 0);
+    CHECK(strstr(out, "name  level\n----  -----\npl     0.95\npw     0.99\n(2 rows)") != NULL);
+    snprintf(args, sizeof(args), "query '%s' \"UPDATE campaigns SET name = 'x'\"", db);
+    CHECK_EQ_INT(run_cli(args, out, sizeof(out)), 1);
+    CHECK(strstr(out, "aurum: ") == out && strstr(out, "read-only") && !strchr(out, '\n')[1]);
+}
+
 int main(void)
 {
     test_normal_quantiles_match_tables();
@@ -289,5 +577,26 @@ int main(void)
     test_mean_intervals();
     test_sample_sizes();
     test_store_functions_agree();
+    char dir[] = "/tmp/aurum_test_stats_XXXXXX", path[600];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/results.db", dir);
+    au_estimate_db *db = NULL;
+    struct au_diag d = {{0}};
+    bool ok = write_db(path);
+    CHECK(ok);
+    if (ok && au_estimate_open(path, &db, &d) == AU_OK) {
+        test_layer_estimates(db);
+        test_poisson_model_estimate(db);
+        test_queries_are_read_only(db, path);
+        au_estimate_close(db);
+        test_cli(path);
+    } else {
+        CHECK(!"open the test database");
+        fprintf(stderr, "%s\n", d.msg);
+    }
+    test_open_errors(dir);
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
     return check_report("test_stats");
 }
