@@ -913,11 +913,16 @@ static int commit_unit(struct ctx *x, struct unit_result *ur, struct au_run_resu
     return AU_OK;
 }
 
-static double now_s(void)
+static double clock_s(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double now_s(void)
+{
+    return clock_s(CLOCK_MONOTONIC);
 }
 
 static void progress(const struct ctx *x, const struct au_run_result *r, double t0, bool final)
@@ -949,7 +954,7 @@ static void progress(const struct ctx *x, const struct au_run_result *r, double 
 static int commit_loop(struct ctx *x, bool *ready, struct au_run_result *r, struct au_diag *d)
 {
     int rc = AU_OK;
-    double t0 = now_s();
+    double t0 = now_s(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
     pthread_mutex_lock(&x->mu);
     while (x->next_commit < x->plan.n_units && !all_stopped(x)) {
         int64_t u = x->next_commit;
@@ -998,6 +1003,7 @@ static int commit_loop(struct ctx *x, bool *ready, struct au_run_result *r, stru
     pthread_cond_broadcast(&x->cv);
     pthread_mutex_unlock(&x->mu);
     r->seconds = now_s() - t0;
+    r->cpu_seconds = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
     progress(x, r, t0, true);
     return rc;
 }

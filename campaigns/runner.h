@@ -36,7 +36,8 @@ struct au_run_result {
     int64_t trials_run;   /* trials computed by this invocation */
     int64_t units_total, units_done;
     int64_t flips;  /* injected faults by this invocation */
-    double seconds; /* wall time of the trial phase */
+    double seconds;     /* wall time of the trial phase */
+    double cpu_seconds; /* CPU time of the process in the trial phase (all threads) */
     bool resumed, interrupted, complete;
     char database[1024];
     char stop_reason[160];

@@ -92,10 +92,11 @@ int au_cmd_run(int argc, char **argv)
     if (rc && rc != AU_INTERRUPTED)
         cli_error("%s", d.msg);
     else
-        printf("%s: %lld trials in the database (%lld run now, %lld faults, %.1f s, %.0f trials/s)"
-               "%s\n",
+        printf("%s: %lld trials in the database (%lld run now, %lld faults, %.1f s, %.0f trials/s,"
+               " %.0f trials per CPU-second)%s\n",
                r.database, (long long)r.trials_total, (long long)r.trials_run, (long long)r.flips,
                r.seconds, r.seconds > 0 ? (double)r.trials_run / r.seconds : 0,
+               r.cpu_seconds > 0 ? (double)r.trials_run / r.cpu_seconds : 0,
                r.complete ? "" : "; interrupted: run the same command again to resume");
     au_campaign_free(c);
     return rc == AU_INTERRUPTED ? 130 : rc ? 1 : 0;
