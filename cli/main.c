@@ -18,6 +18,7 @@ static const struct command commands[] = {
     {"bench", au_cmd_bench, "time the forward pass (median of several runs)"},
     {"run", au_cmd_run, "run or resume a fault-injection campaign (campaign.json)"},
     {"validate", au_cmd_validate, "check campaign files: every problem with its JSON path"},
+    {"report", au_cmd_report, "report.html, report.md and CSV files of a campaign's results"},
     {"plan", au_cmd_plan, "trials needed for a margin: Leveugle's formula, or a pilot's variance"},
     {"query", au_cmd_query, "run read-only SQL on a results database (table or --csv)"},
     {"emulate", au_cmd_emulate, "accuracy and loss with weights/activations in a number format"},

@@ -1,0 +1,600 @@
+/* report.html: one self-contained page (inline CSS and SVG, no script, no external link), so
+ * it can be mailed, archived or opened offline and renders the same everywhere. Sections
+ * follow the questions users ask: the summary, the settings, which layers, which bits, and
+ * which format. Every string from the database is escaped (node names, campaign JSON). */
+#include "report.h"
+
+#include "core/alloc.h"
+#include "core/status.h"
+#include "svg.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOP_BITS 12
+
+static const char css[] =
+    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:24px auto;"
+    "max-width:1180px;padding:0 16px;color:#1a1a1a;line-height:1.4}"
+    "h1{font-size:1.6em;margin-bottom:4px}h2{margin-top:36px;border-bottom:1px solid #ccc}"
+    "table{border-collapse:collapse;margin:10px 0;font-size:12.5px}"
+    "th,td{border:1px solid #d0d0d0;padding:3px 5px;text-align:left;vertical-align:top}"
+    ".wide{overflow-x:auto}"
+    "th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}"
+    "tr.self "
+    "td{font-weight:600}td.fmt{font-size:11px;min-width:140px;max-width:260px;overflow-wrap:"
+    "anywhere}"
+    ".summary li{margin:4px 0}.note{color:#555;font-size:12px}"
+    "pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px}"
+    "svg.chart{display:block;margin:12px 0;font-family:inherit;font-size:12px}"
+    "svg .title{font-weight:600;font-size:14px}svg .small{font-size:10px}"
+    "svg .grid{stroke:#e4e4e4}svg .axis{stroke:#333}"
+    "svg .ci{stroke:#111;stroke-width:1.3;fill:none}svg .band{stroke:#555;fill:none}";
+
+static void esc(FILE *f, const char *s)
+{
+    au_svg_escape(f, s ? s : "");
+}
+
+static void td_num(FILE *f, double v)
+{
+    char b[32];
+    au_report_num(b, sizeof(b), v);
+    fprintf(f, "<td class=\"n\">%s</td>", b);
+}
+
+static void td_pct(FILE *f, double v)
+{
+    char b[32];
+    au_report_pct(b, sizeof(b), v);
+    fprintf(f, "<td class=\"n\">%s</td>", b);
+}
+
+static void td_int(FILE *f, long long v)
+{
+    fprintf(f, "<td class=\"n\">%lld</td>", v);
+}
+
+static void td_interval(FILE *f, double lo, double hi, bool pct)
+{
+    char a[32], b[32];
+    (pct ? au_report_pct : au_report_num)(a, sizeof(a), lo);
+    (pct ? au_report_pct : au_report_num)(b, sizeof(b), hi);
+    fprintf(f, "<td class=\"n\">[%s, %s]</td>", a, b);
+}
+
+static void td_mean(FILE *f, const struct au_stats_mean *m)
+{
+    char a[32], b[32];
+    au_report_num(a, sizeof(a), m->mean);
+    au_report_num(b, sizeof(b), (m->t_hi - m->t_lo) / 2);
+    fprintf(f, "<td class=\"n\">%s &#177; %s</td>", a, b);
+}
+
+static void setting(FILE *f, const char *key, const char *value)
+{
+    if (!value)
+        return;
+    fprintf(f, "<tr><th>%s</th><td>", key);
+    esc(f, value);
+    fputs("</td></tr>\n", f);
+}
+
+static void settings(FILE *f, const struct au_report *r)
+{
+    char buf[512];
+    fputs("<h2>Settings</h2>\n<table>\n", f);
+    setting(f, "Campaign", r->name);
+    setting(f, "Description", r->description);
+    snprintf(buf, sizeof(buf), "%s (sha256 %.16s...)", r->model ? r->model : "?",
+             r->model_sha256 ? r->model_sha256 : "unknown");
+    setting(f, "Model", buf);
+    setting(f, "Formats", r->formats);
+    setting(f, "Targets", r->targets);
+    setting(f, "Fault", r->fault);
+    setting(f, "Process", r->process);
+    snprintf(buf, sizeof(buf), "%lld trials, %lld flips", (long long)r->total.n_trials,
+             (long long)r->n_flips);
+    setting(f, "Recorded", buf);
+    setting(f, "Poisson", r->poisson);
+    snprintf(buf, sizeof(buf), "%s%s%s", r->stop ? r->stop : "?",
+             r->stop_reason ? "; stopped: " : "", r->stop_reason ? r->stop_reason : "");
+    setting(f, "Stopping", buf);
+    snprintf(buf, sizeof(buf), "%llu", (unsigned long long)r->seed);
+    setting(f, "Seed", buf);
+    snprintf(buf, sizeof(buf), "%g%% (mean: Student-t; rates: Wilson)", 100 * r->level);
+    setting(f, "Confidence level", buf);
+    snprintf(buf, sizeof(buf), "%s (started %s, ended %s)", r->status ? r->status : "?",
+             r->started ? r->started : "?", r->ended ? r->ended : "-");
+    setting(f, "Status", buf);
+    setting(f, "Aurum version", r->aurum_version);
+    setting(f, "Database", r->db_path);
+    fputs("</table>\n<details><summary>Campaign file (JSON)</summary><pre>", f);
+    esc(f, r->json);
+    fputs("</pre></details>\n", f);
+}
+
+static void layer_table(FILE *f, const struct au_report *r)
+{
+    fprintf(f,
+            "<div "
+            "class=\"wide\"><table>\n<tr><th>Layer</th><th>Op</th><th>Tensor</th><th>Bits</"
+            "th><th>Format</th>"
+            "<th>Trials</th><th>Mean &#916;loss &#177; CI</th><th>%g%% t interval</th>"
+            "<th>Mismatch</th><th>%g%% Wilson</th><th>Masked</th><th>SDC</th>"
+            "<th>NaN/inf</th><th>Detector (trials / firings)</th><th>Rank</th></tr>\n",
+            100 * r->level, 100 * r->level);
+    for (size_t i = 0; i < r->n_layers; i++) {
+        const struct au_report_layer *l = &r->layers[i];
+        const struct au_report_model_layer *m = au_report_find_layer(r, l->layer);
+        fputs("<tr><td title=\"", f);
+        esc(f, m ? m->name : "model-wide");
+        fputs("\">", f);
+        esc(f, l->layer < 0 ? "model-wide" : m ? m->label : "?");
+        fputs("</td><td>", f);
+        esc(f, m ? m->op : "");
+        char sh[AU_REPORT_FORMAT_SHORT];
+        au_report_short_format(au_report_layer_format(r, l), sh, sizeof(sh));
+        fprintf(f, "</td><td>%s</td><td>%s</td><td class=\"fmt\" title=\"", l->tensor, l->bits);
+        esc(f, au_report_layer_format(r, l));
+        fputs("\">", f);
+        esc(f, sh);
+        fputs("</td>", f);
+        td_int(f, l->n_trials);
+        td_mean(f, &l->dloss);
+        td_interval(f, l->dloss.t_lo, l->dloss.t_hi, false);
+        td_pct(f, l->mismatch);
+        td_interval(f, l->mis_lo, l->mis_hi, true);
+        td_pct(f, (double)l->n_masked / l->n_trials);
+        td_int(f, l->n_sdc);
+        td_int(f, l->n_nonfinite);
+        fprintf(f, "<td class=\"n\">%lld / %lld</td>", (long long)l->n_detected,
+                (long long)l->detected_total);
+        td_int(f, l->rank);
+        fputs("</tr>\n", f);
+    }
+    fputs("</table></div>\n<p class=\"note\">Mean &#916;loss over the trials with a finite loss "
+          "(NaN/inf trials are counted apart). Rank 1 is the largest mean &#916;loss. "
+          "Mismatch: the top-1 prediction changed (SDC).</p>\n",
+          f);
+}
+
+/* Two bar charts over the targets: mean dloss (t whiskers) and mismatch (Wilson). */
+static int layer_charts(FILE *f, const struct au_report *r, bool log_scale)
+{
+    size_t n = r->n_layers;
+    char *names = au_malloc(n * 96 + 1);
+    const char **groups = au_malloc((n + 1) * sizeof(*groups));
+    double *v = au_malloc((6 * n + 1) * sizeof(*v));
+    int rc = AU_NOMEM;
+    if (names && groups && v) {
+        for (size_t i = 0; i < n; i++) {
+            const struct au_report_layer *l = &r->layers[i];
+            au_report_target_label(r, l, names + 96 * i, 96);
+            groups[i] = names + 96 * i;
+            v[i] = l->dloss.mean, v[n + i] = l->dloss.t_lo, v[2 * n + i] = l->dloss.t_hi;
+            v[3 * n + i] = l->mismatch, v[4 * n + i] = l->mis_lo, v[5 * n + i] = l->mis_hi;
+        }
+        char t1[128], t2[128];
+        snprintf(t1, sizeof(t1), "Mean \xce\x94loss per layer, %g%% Student-t intervals%s",
+                 100 * r->level, log_scale ? " (log scale)" : "");
+        snprintf(t2, sizeof(t2), "Mismatch rate per layer, %g%% Wilson intervals%s", 100 * r->level,
+                 log_scale ? " (log scale)" : "");
+        struct au_svg_bars c = {t1,    "mean \xce\x94loss", n,         1, groups, NULL, v,
+                                v + n, v + 2 * n,           log_scale, 0, 0};
+        rc = au_svg_bars(f, &c);
+        struct au_svg_bars c2 = {t2,        "mismatch rate", n,         1,         groups, NULL,
+                                 v + 3 * n, v + 4 * n,       v + 5 * n, log_scale, 0,      0};
+        if (rc == AU_OK)
+            rc = au_svg_bars(f, &c2);
+    }
+    au_free(names);
+    au_free(groups);
+    au_free(v);
+    return rc;
+}
+
+/* ---- heat map: layer x bit position ---------------------------------------------------- */
+
+struct hm {
+    size_t n_rows, n_cols, n_data; /* data columns first (MSB left), then metadata columns */
+    int32_t *row_layer;
+    char (*row_tensor)[8];
+    char *text; /* row labels, column labels, bands, tips: fixed-size slots */
+    const char **row_labels, **col_labels, **bands, **tips;
+    double *values;
+};
+
+#define HM_LABEL 64
+#define HM_TIP   200
+
+static int elem_bits(const struct au_report *r, int32_t layer, const char *tensor, bool meta)
+{
+    const struct au_report_model_layer *m = au_report_find_layer(r, layer);
+    if (!m)
+        return 0;
+    bool act = strcmp(tensor, "act") == 0;
+    return meta ? (act ? m->act_meta_bits : m->weight_meta_bits)
+                : (act ? m->act_elem_bits : m->weight_elem_bits);
+}
+
+static size_t hm_row(const struct hm *h, const struct au_report_bit *b)
+{
+    for (size_t i = 0; i < h->n_rows; i++)
+        if (h->row_layer[i] == b->layer && strcmp(h->row_tensor[i], b->tensor) == 0)
+            return i;
+    return h->n_rows;
+}
+
+/* Rows (layer, tensor) and column counts: widths from the layers table, or the bits seen. */
+static void hm_shape(struct hm *h, const struct au_report *r, int *width_data, int *width_meta)
+{
+    bool any_data = false, any_meta = false;
+    *width_data = *width_meta = 0;
+    for (size_t i = 0; i < r->n_bits; i++) {
+        const struct au_report_bit *b = &r->bits[i];
+        if (hm_row(h, b) == h->n_rows) {
+            h->row_layer[h->n_rows] = b->layer;
+            snprintf(h->row_tensor[h->n_rows++], 8, "%s", b->tensor);
+        }
+        int *w = b->is_meta ? width_meta : width_data;
+        int bits = elem_bits(r, b->layer, b->tensor, b->is_meta);
+        *w = bits > *w ? bits : *w;
+        *w = b->bit + 1 > *w ? b->bit + 1 : *w;
+        any_data |= !b->is_meta;
+        any_meta |= b->is_meta;
+    }
+    *width_data = any_data ? *width_data : 0; /* untargeted kinds get no empty columns */
+    *width_meta = any_meta ? *width_meta : 0;
+    h->n_data = (size_t)*width_data;
+    h->n_cols = h->n_data + (size_t)*width_meta;
+}
+
+static size_t hm_col(const struct hm *h, const struct au_report_bit *b)
+{
+    int wd = (int)h->n_data, wm = (int)(h->n_cols - h->n_data);
+    return b->is_meta ? h->n_data + (size_t)(wm - 1 - b->bit) : (size_t)(wd - 1 - b->bit);
+}
+
+static void hm_fill(struct hm *h, const struct au_report *r)
+{
+    char *lab = h->text, *tip = lab + (h->n_rows + 2 * h->n_cols) * HM_LABEL;
+    for (size_t i = 0; i < h->n_rows; i++) {
+        const struct au_report_model_layer *m = au_report_find_layer(r, h->row_layer[i]);
+        h->row_labels[i] = lab + i * HM_LABEL;
+        snprintf(lab + i * HM_LABEL, HM_LABEL, "%s %s", m ? m->label : "model-wide",
+                 h->row_tensor[i]);
+    }
+    for (size_t c = 0; c < h->n_cols; c++) {
+        char *cl = lab + (h->n_rows + c) * HM_LABEL;
+        bool meta = c >= h->n_data;
+        int bit = meta ? (int)(h->n_cols - 1 - c) : (int)(h->n_data - 1 - c);
+        snprintf(cl, HM_LABEL, meta ? "m%d" : "%d", bit);
+        h->col_labels[c] = cl;
+        h->bands[c] = NULL;
+    }
+    for (size_t i = 0; i < h->n_rows * h->n_cols; i++) {
+        h->values[i] = NAN;
+        h->tips[i] = NULL;
+    }
+    for (size_t i = 0; i < r->n_bits; i++) {
+        const struct au_report_bit *b = &r->bits[i];
+        size_t row = hm_row(h, b), col = hm_col(h, b), k = row * h->n_cols + col;
+        char *band = lab + (h->n_rows + h->n_cols + col) * HM_LABEL, *t = tip + k * HM_TIP;
+        char want[HM_LABEL], p[16], lo[16], hi[16], dl[32];
+        snprintf(want, sizeof(want), "%s%s", b->is_meta ? "meta " : "", b->field);
+        if (!h->bands[col])
+            h->bands[col] = memcpy(band, want, sizeof(want));
+        else if (strcmp(h->bands[col], want) != 0)
+            h->bands[col] = "(varies)"; /* layers in different formats share the column */
+        h->values[k] = b->mismatch_sum / b->n_trials;
+        au_report_pct(p, sizeof(p), h->values[k]);
+        au_report_pct(lo, sizeof(lo), b->mis_lo);
+        au_report_pct(hi, sizeof(hi), b->mis_hi);
+        au_report_num(dl, sizeof(dl), b->mean_dloss);
+        snprintf(t, HM_TIP,
+                 "%s, %sbit %d (%s): mismatch %s [%s, %s] of %lld trials; mean dloss %s; "
+                 "NaN/inf %lld",
+                 h->row_labels[row], b->is_meta ? "metadata " : "", b->bit, b->field, p, lo, hi,
+                 (long long)b->n_trials, dl, (long long)b->n_nonfinite);
+        h->tips[k] = t;
+    }
+}
+
+static int heatmap(FILE *f, const struct au_report *r)
+{
+    struct hm h = {0};
+    int wd, wm, rc = AU_NOMEM;
+    size_t nb = r->n_bits + 1;
+    h.row_layer = au_malloc(nb * sizeof(*h.row_layer));
+    h.row_tensor = au_malloc(nb * sizeof(*h.row_tensor));
+    if (h.row_layer && h.row_tensor) {
+        hm_shape(&h, r, &wd, &wm);
+        size_t cells = h.n_rows * h.n_cols + 1;
+        h.text = au_malloc((h.n_rows + 2 * h.n_cols) * HM_LABEL + cells * HM_TIP);
+        h.row_labels = au_malloc((h.n_rows + 1) * sizeof(char *));
+        h.col_labels = au_malloc((h.n_cols + 1) * sizeof(char *));
+        h.bands = au_malloc((h.n_cols + 1) * sizeof(char *));
+        h.tips = au_malloc(cells * sizeof(char *));
+        h.values = au_malloc(cells * sizeof(double));
+    }
+    if (h.text && h.row_labels && h.col_labels && h.bands && h.tips && h.values) {
+        hm_fill(&h, r);
+        struct au_svg_heatmap m = {
+            "Vulnerability by layer and bit: mismatch rate of single-flip trials",
+            "mismatch",
+            "bit position (MSB left; m: metadata bits)",
+            h.n_rows,
+            h.n_cols,
+            h.row_labels,
+            h.col_labels,
+            h.bands,
+            h.values,
+            h.tips,
+            0,
+            0};
+        for (size_t i = 0; i < h.n_rows * h.n_cols; i++)
+            m.vmax = isfinite(h.values[i]) && h.values[i] > m.vmax ? h.values[i] : m.vmax;
+        m.vmax = m.vmax > 0 ? m.vmax : 1;
+        rc = au_svg_heatmap(f, &m);
+    }
+    au_free(h.row_layer);
+    au_free(h.row_tensor);
+    au_free(h.text);
+    au_free(h.row_labels);
+    au_free(h.col_labels);
+    au_free(h.bands);
+    au_free(h.tips);
+    au_free(h.values);
+    return rc;
+}
+
+static void field_table(FILE *f, const struct au_report *r)
+{
+    fputs("<table>\n<tr><th>Field</th><th>Kind</th><th>Bits</th><th>Trials</th>"
+          "<th>Mismatch</th><th>Share of mismatches</th><th>Mean &#916;loss</th>"
+          "<th>SDC</th><th>NaN/inf</th></tr>\n",
+          f);
+    for (size_t k = 0; k < r->n_fields; k++) {
+        const struct au_report_field *x = &r->fields[k];
+        fputs("<tr><td>", f);
+        esc(f, *x->field ? x->field : "(unnamed)");
+        fprintf(f, "</td><td>%s</td><td class=\"n\">%d-%d</td>", x->is_meta ? "metadata" : "data",
+                x->bit_lo, x->bit_hi);
+        td_int(f, x->n_trials);
+        td_pct(f, x->mismatch_sum / x->n_trials);
+        td_pct(f, x->share);
+        td_num(f, x->mean_dloss);
+        td_int(f, x->n_sdc);
+        td_int(f, x->n_nonfinite);
+        fputs("</tr>\n", f);
+    }
+    fputs("</table>\n", f);
+}
+
+static int by_share(const void *a, const void *b)
+{
+    const struct au_report_bit *x = *(const struct au_report_bit *const *)a;
+    const struct au_report_bit *y = *(const struct au_report_bit *const *)b;
+    return x->share < y->share ? 1 : x->share > y->share ? -1 : 0;
+}
+
+/* The cells with the largest share of the mismatches (bits.csv has them all). */
+static int top_bits(FILE *f, const struct au_report *r)
+{
+    const struct au_report_bit **order = au_malloc((r->n_bits + 1) * sizeof(*order));
+    if (!order)
+        return AU_NOMEM;
+    for (size_t i = 0; i < r->n_bits; i++)
+        order[i] = &r->bits[i];
+    qsort(order, r->n_bits, sizeof(*order), by_share);
+    fputs("<table>\n<tr><th>Layer</th><th>Tensor</th><th>Bit</th><th>Field</th><th>Trials</th>"
+          "<th>Mismatch</th><th>Wilson</th><th>Share</th><th>Mean &#916;loss</th>"
+          "<th>NaN/inf</th></tr>\n",
+          f);
+    for (size_t i = 0; i < r->n_bits && i < TOP_BITS && order[i]->share > 0; i++) {
+        const struct au_report_bit *b = order[i];
+        const struct au_report_model_layer *m = au_report_find_layer(r, b->layer);
+        fputs("<tr><td>", f);
+        esc(f, m ? m->label : "model-wide");
+        fprintf(f, "</td><td>%s</td><td class=\"n\">%s%d</td><td>", b->tensor,
+                b->is_meta ? "m" : "", b->bit);
+        esc(f, b->field);
+        fputs("</td>", f);
+        td_int(f, b->n_trials);
+        td_pct(f, b->mismatch_sum / b->n_trials);
+        td_interval(f, b->mis_lo, b->mis_hi, true);
+        td_pct(f, b->share);
+        td_num(f, b->mean_dloss);
+        td_int(f, b->n_nonfinite);
+        fputs("</tr>\n", f);
+    }
+    fputs("</table>\n", f);
+    au_free(order);
+    return AU_OK;
+}
+
+static void bits_section(FILE *f, const struct au_report *r, int *rc)
+{
+    fputs("<h2>Bits</h2>\n", f);
+    if (!r->n_bits) {
+        fputs("<p>No trial had exactly one flip, so no bit can be charged with its outcome.</p>\n",
+              f);
+        return;
+    }
+    fputs("<p class=\"note\">Single-flip trials only: a trial with several flips cannot be "
+          "charged to one bit. Hover a cell for its numbers.</p>\n",
+          f);
+    if (*rc == AU_OK)
+        *rc = heatmap(f, r);
+    fputs("<h3>By field</h3>\n", f);
+    field_table(f, r);
+    fputs("<h3>The bits that matter most</h3>\n", f);
+    if (*rc == AU_OK)
+        *rc = top_bits(f, r);
+}
+
+/* ---- comparison across campaigns ------------------------------------------------------- */
+
+static void cmp_table(FILE *f, const struct au_report *r)
+{
+    fprintf(f,
+            "<table>\n<tr><th>Campaign</th><th>Formats</th><th>Trials</th>"
+            "<th>Mean &#916;loss &#177; CI</th><th>%g%% t interval</th><th>Mismatch</th>"
+            "<th>%g%% Wilson</th><th>NaN/inf</th></tr>\n",
+            100 * r->level, 100 * r->level);
+    for (size_t i = 0; i < r->n_cmp; i++) {
+        const struct au_report_cmp *c = &r->cmp[i];
+        if (!c->total)
+            continue;
+        fprintf(f, "<tr%s><td>", c->campaign == r->id ? " class=\"self\"" : "");
+        esc(f, c->name);
+        fputs("</td><td class=\"fmt\">", f);
+        esc(f, c->formats);
+        fputs("</td>", f);
+        td_int(f, c->n_trials);
+        td_mean(f, &c->dloss);
+        td_interval(f, c->dloss.t_lo, c->dloss.t_hi, false);
+        td_pct(f, c->mismatch);
+        td_interval(f, c->mis_lo, c->mis_hi, true);
+        td_int(f, c->n_nonfinite);
+        fputs("</tr>\n", f);
+    }
+    fputs("</table>\n", f);
+}
+
+struct cmp_grid {
+    size_t n_groups, n_series;
+    const char **groups, **series;
+    int32_t *layer; /* per group; INT32_MIN: all layers */
+    double *v;      /* 6 planes of n_groups * n_series */
+};
+
+static void cmp_grid_fill(struct cmp_grid *g, const struct au_report *r)
+{
+    size_t n = g->n_groups * g->n_series;
+    for (size_t i = 0; i < 6 * n; i++)
+        g->v[i] = NAN;
+    size_t s = 0;
+    for (size_t i = 0; i < r->n_cmp; i++) {
+        const struct au_report_cmp *c = &r->cmp[i];
+        if (c->total && i > 0)
+            s++;
+        size_t gi = 0;
+        while (gi < g->n_groups &&
+               !(c->total ? g->layer[gi] == INT32_MIN : g->layer[gi] == c->layer))
+            gi++;
+        if (gi == g->n_groups)
+            continue;
+        size_t k = gi * g->n_series + s;
+        g->v[k] = c->dloss.mean, g->v[n + k] = c->dloss.t_lo, g->v[2 * n + k] = c->dloss.t_hi;
+        g->v[3 * n + k] = c->mismatch, g->v[4 * n + k] = c->mis_lo, g->v[5 * n + k] = c->mis_hi;
+    }
+}
+
+/* Groups: all layers, then each layer; one bar per campaign, on one shared axis. */
+static int cmp_charts(FILE *f, const struct au_report *r, bool log_scale)
+{
+    struct cmp_grid g = {0};
+    int rc = AU_NOMEM;
+    g.groups = au_malloc((r->n_model_layers + 2) * sizeof(*g.groups));
+    g.layer = au_malloc((r->n_model_layers + 2) * sizeof(*g.layer));
+    g.series = au_malloc((r->n_cmp + 1) * sizeof(*g.series));
+    if (g.groups && g.layer && g.series) {
+        g.groups[0] = "all layers";
+        g.layer[g.n_groups++] = INT32_MIN;
+        for (size_t i = 0; i < r->n_model_layers; i++) {
+            g.groups[g.n_groups] = r->model_layers[i].label;
+            g.layer[g.n_groups++] = r->model_layers[i].layer;
+        }
+        for (size_t i = 0; i < r->n_cmp; i++)
+            if (r->cmp[i].total)
+                g.series[g.n_series++] = r->cmp[i].name ? r->cmp[i].name : "?";
+        g.v = au_malloc((6 * g.n_groups * g.n_series + 1) * sizeof(*g.v));
+    }
+    if (g.v) {
+        size_t n = g.n_groups * g.n_series;
+        cmp_grid_fill(&g, r);
+        char t1[128], t2[128];
+        snprintf(t1, sizeof(t1), "Mean \xce\x94loss by campaign, %g%% t intervals%s",
+                 100 * r->level, log_scale ? " (log scale)" : "");
+        snprintf(t2, sizeof(t2), "Mismatch rate by campaign, %g%% Wilson intervals%s",
+                 100 * r->level, log_scale ? " (log scale)" : "");
+        struct au_svg_bars c1 = {
+            t1,      "mean \xce\x94loss", g.n_groups, g.n_series, g.groups, g.series, g.v,
+            g.v + n, g.v + 2 * n,         log_scale,  0,          420};
+        struct au_svg_bars c2 = {t2,          "mismatch rate", g.n_groups,  g.n_series,
+                                 g.groups,    g.series,        g.v + 3 * n, g.v + 4 * n,
+                                 g.v + 5 * n, log_scale,       0,           420};
+        rc = au_svg_bars(f, &c1);
+        if (rc == AU_OK)
+            rc = au_svg_bars(f, &c2);
+    }
+    au_free(g.groups);
+    au_free(g.layer);
+    au_free(g.series);
+    au_free(g.v);
+    return rc;
+}
+
+static void cmp_section(FILE *f, const struct au_report *r, bool log_scale, int *rc)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_cmp; i++)
+        n += r->cmp[i].total;
+    fputs("<h2>Campaigns of this model</h2>\n", f);
+    if (n < 2) {
+        fputs("<p>This is the only campaign of this model (same SHA-256) in the database; run "
+              "others (another format, say) into the same database to compare them here.</p>\n",
+              f);
+        cmp_table(f, r);
+        return;
+    }
+    fputs("<p class=\"note\">Each campaign over all its trials, then layer by layer (targets of "
+          "a layer merged). The campaign of this report is in bold.</p>\n",
+          f);
+    cmp_table(f, r);
+    if (*rc == AU_OK)
+        *rc = cmp_charts(f, r, log_scale);
+}
+
+/* ---- the page -------------------------------------------------------------------------- */
+
+int au_report_write_html(const struct au_report *r, FILE *f, const struct au_report_opts *o)
+{
+    if (!r || !f)
+        return AU_INVALID;
+    bool log_scale = o && o->log_scale;
+    int rc = AU_OK;
+    fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
+          f);
+    esc(f, r->name);
+    fprintf(f, " - Aurum report</title>\n<style>%s</style>\n</head>\n<body>\n<h1>", css);
+    esc(f, r->name);
+    fputs("</h1>\n<p class=\"note\">Aurum fault-injection report", f);
+    if (r->description) {
+        fputs(": ", f);
+        esc(f, r->description);
+    }
+    fputs("</p>\n<h2>Summary</h2>\n<ul class=\"summary\">\n", f);
+    for (size_t i = 0; i < r->n_summary; i++) {
+        fputs("<li>", f);
+        esc(f, r->summary[i]);
+        fputs("</li>\n", f);
+    }
+    fputs("</ul>\n", f);
+    settings(f, r);
+    fputs("<h2>Layers</h2>\n", f);
+    layer_table(f, r);
+    rc = layer_charts(f, r, log_scale);
+    bits_section(f, r, &rc);
+    cmp_section(f, r, log_scale, &rc);
+    fputs("<p class=\"note\">Generated by aurum report from the database above; the CSV files "
+          "next to this page hold every number.</p>\n</body>\n</html>\n",
+          f);
+    if (rc == AU_OK && ferror(f))
+        rc = AU_IO;
+    return rc;
+}

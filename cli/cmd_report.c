@@ -1,0 +1,82 @@
+/* aurum report: the report of one campaign of a results database as report.html (charts
+ * inline, no script), report.md and CSV files in a directory. The library does the work
+ * (analysis/report.h); this file parses options, creates the output directory (one level,
+ * like mkdir) and turns a status into one line. Exit status: 0 ok, 1 failure, 2 usage. */
+#include "cmd.h"
+#include "common.h"
+#include "report.h"
+
+#include "core/status.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: aurum report results.db [--campaign NAME] [--out DIR] [--log]\n"
+               "  Writes DIR/report.html, report.md, layers.csv, bits.csv and campaigns.csv.\n"
+               "  --campaign NAME  the campaign to report (needed when the file has several)\n"
+               "  --out DIR        output directory (default: the current one; created if its\n"
+               "                   parent exists)\n"
+               "  --log            log-scale y axes for the delta-loss and mismatch charts\n");
+}
+
+static int parse(int argc, char **argv, const char **db, const char **campaign, const char **out,
+                 struct au_report_opts *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--campaign") == 0) {
+            if (!(*campaign = cli_optarg(argc, argv, &i)))
+                return 2;
+        } else if (strcmp(a, "--out") == 0) {
+            if (!(*out = cli_optarg(argc, argv, &i)))
+                return 2;
+        } else if (strcmp(a, "--log") == 0) {
+            o->log_scale = true;
+        } else if (a[0] == '-' && a[1]) {
+            cli_error("report: unknown option '%s' (try 'aurum report --help')", a);
+            return 2;
+        } else if (*db) {
+            cli_error("report: one database at a time ('%s' and '%s')", *db, a);
+            return 2;
+        } else {
+            *db = a;
+        }
+    }
+    if (!*db) {
+        usage(stderr);
+        return 2;
+    }
+    return -1; /* go on */
+}
+
+int au_cmd_report(int argc, char **argv)
+{
+    const char *db = NULL, *campaign = NULL, *out = ".";
+    struct au_report_opts o = {0};
+    int rc = parse(argc, argv, &db, &campaign, &out, &o);
+    if (rc >= 0)
+        return rc;
+    if (mkdir(out, 0777) != 0 && errno != EEXIST) {
+        cli_error("%s: cannot create the output directory: %s", out, strerror(errno));
+        return 1;
+    }
+    struct au_diag d = {{0}};
+    struct au_report *r = NULL;
+    if (au_report_load(db, campaign, &r, &d) < 0 || au_report_write(r, out, &o, &d) < 0) {
+        cli_error("%s", d.msg);
+        au_report_free(r);
+        return 1;
+    }
+    printf("%s/report.html: %s, %lld trials, %zu targets (also report.md, layers.csv, "
+           "bits.csv, campaigns.csv)\n",
+           out, r->name, (long long)r->total.n_trials, r->n_layers);
+    au_report_free(r);
+    return 0;
+}
