@@ -1,9 +1,10 @@
 #!/bin/sh
 # Install Aurum's build and test dependencies from Debian 12 packages (run as root).
 # Python/torch are only needed to regenerate the bundled models: see models/README.md.
+# chromium renders the HTML report in the test suite (headless).
 set -e
 PKGS="build-essential meson ninja-build pkg-config libcjson-dev libsqlite3-dev libprotobuf-c-dev
-protobuf-c-compiler libopenblas-dev zlib1g-dev sqlite3 dataset-fashion-mnist"
+protobuf-c-compiler libopenblas-dev zlib1g-dev sqlite3 dataset-fashion-mnist chromium"
 missing=""
 for p in $PKGS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
