@@ -14,6 +14,9 @@ int au_cmd_report(int argc, char **argv); /* analysis/report.h */
 /* numsys (cli/cmd_formats.c, cli/cmd_quantize.c) */
 int au_cmd_formats(int argc, char **argv);
 int au_cmd_quantize(int argc, char **argv);
+int au_cmd_sweep(int argc, char **argv);    /* analysis/studies.h */
+int au_cmd_bitwidth(int argc, char **argv); /* analysis/studies.h */
+int au_cmd_mixed(int argc, char **argv);    /* analysis/studies.h */
 
 /* analysis (cli/cmd_plan.c, cli/cmd_query.c) */
 int au_cmd_plan(int argc, char **argv);

@@ -1,65 +1,24 @@
 /* aurum emulate: accuracy and loss of a model whose weights and/or layer outputs pass
  * through a number format, beside the float32 run on the same data (GoldenEye's number
- * format analysis). Static-scale formats get each layer's absmax from the float32 run. */
+ * format analysis). Static-scale formats get each layer's absmax from the float32 run; the
+ * measurement is au_study_evaluate (analysis/studies.h), shared with sweep and the searches. */
 #include "cmd.h"
 #include "common.h"
 #include "emulate.h"
-#include "metrics.h"
+#include "studies.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-struct pass {
-    double loss, acc;
-    int64_t n, nonfinite, agree;
-};
-
-/* One pass over the data; preds[] records (first pass) or compares (second) top-1. */
-static int run_pass(struct au_graph *g, const struct au_dataset *ds, const struct au_array *tgt,
-                    struct au_ranges *rs, int64_t *preds, bool record, struct pass *p)
+/* The columns as before au_study existed: accuracy over the finite samples, and a drop
+ * that counts a non-finite sample as wrong. */
+static void print_run(const char *label, const struct au_study_metrics *m, bool agree)
 {
-    struct au_diag d = {{0}};
-    int64_t b = au_graph_batch(g);
-    for (int64_t s = 0; s < ds->n; s += b) {
-        int64_t cnt = ds->n - s < b ? ds->n - s : b;
-        if (rs)
-            rs->n_valid = cnt;
-        if (au_dataset_copy_batch(ds, s, cnt, au_graph_input_tensor(g, 0)->data, b, &d) ||
-            au_graph_run(g, &d)) {
-            cli_error("%s", d.msg);
-            return -1;
-        }
-        const struct au_tensor *out = au_graph_output(g, 0);
-        int64_t classes = out->ne[out->n_dims - 1], row = au_tensor_numel(out) / b;
-        for (int64_t k = 0; k < cnt; k++) {
-            struct au_sample_metrics m;
-            const int64_t *y = (const int64_t *)tgt->t.data + (s + k) * (row / classes);
-            au_metrics_sample((const float *)out->data + k * row, row / classes, classes, y, &m);
-            if (record)
-                preds[s + k] = m.top1;
-            else
-                p->agree += preds[s + k] == m.top1;
-            if (!m.finite) {
-                p->nonfinite++;
-                continue;
-            }
-            p->loss += m.loss;
-            p->acc += m.accuracy;
-            p->n++;
-        }
-    }
-    return 0;
-}
-
-static void print_pass(const char *label, const struct pass *p, int64_t n, bool agree)
-{
-    double k = p->n ? 1.0 / (double)p->n : 0;
-    printf("%-34s %9.4f %12.6f", label, p->acc * k, p->loss * k);
+    printf("%-34s %9.4f %12.6f", label, m->acc_finite, m->n_finite ? m->loss : 0.0);
     if (agree)
-        printf(" %11.4f", (double)p->agree / (double)n);
-    if (p->nonfinite)
-        printf("  (%lld non-finite)", (long long)p->nonfinite);
+        printf(" %11.4f", (double)m->n_agree / (double)m->n_samples);
+    if (m->n_samples > m->n_finite)
+        printf("  (%lld non-finite)", (long long)(m->n_samples - m->n_finite));
     printf("\n");
 }
 
@@ -67,48 +26,39 @@ static int emulate(struct au_graph *g, const struct cli_data_opts *o, const stru
 {
     struct au_dataset ds = {0};
     struct au_array tgt = {{0}};
-    struct au_ranges rs = {0};
     struct au_diag d = {{0}};
-    struct pass base = {0}, fmt = {0};
     au_numsys_registry *reg = NULL;
-    struct au_emul *e = NULL;
-    int64_t *preds = NULL;
+    struct au_study *st = NULL;
+    struct au_study_metrics fmt;
     int rc = cli_open_inputs(g, o, &ds);
     if (!rc) {
         const struct au_tensor *out = au_graph_output(g, 0);
         int64_t classes = out->ne[out->n_dims - 1];
         rc = cli_open_targets(o->labels, ds.n, au_tensor_numel(out) / out->ne[0] / classes, &tgt);
     }
-    preds = rc ? NULL : calloc((size_t)ds.n, sizeof(*preds));
-    if (!rc && (!preds || au_numsys_registry_new(&reg, &d) < 0 || au_ranges_init(&rs, g, &d))) {
-        cli_error("%s", preds ? d.msg : "out of memory");
+    if (!rc && (au_numsys_registry_new(&reg, &d) < 0 || au_study_new(g, &ds, &tgt, reg, &st, &d))) {
+        cli_error("%s", d.msg);
         rc = -1;
     }
     for (size_t i = 0; !rc && i < au_numsys_registry_n_warnings(reg); i++)
         fprintf(stderr, "aurum: warning: %s\n", au_numsys_registry_warning(reg, i));
-    if (!rc)
-        rc = run_pass(g, &ds, &tgt, &rs, preds, true, &base);
-    if (!rc &&
-        (au_emul_new(g, reg, s, &e, &d) ||
-         (au_emul_needs_absmax(e) && au_emul_set_absmax(e, rs.r, &d)) || au_emul_apply(e, &d))) {
+    if (!rc && au_study_evaluate(st, s, &fmt, &d)) {
         cli_error("%s: %s", o->model, d.msg);
         rc = -1;
     }
-    au_ranges_fini(&rs);
-    if (!rc)
-        rc = run_pass(g, &ds, &tgt, NULL, preds, false, &fmt);
     if (!rc) {
+        const struct au_study_metrics *base = au_study_baseline(st);
         char label[512];
         printf("%-34s %9s %12s %11s\n", "run", "accuracy", "loss", "same top-1");
-        print_pass("float32", &base, ds.n, false);
+        print_run("float32", base, false);
         snprintf(label, sizeof(label), "weights %s, activations %s", s->weights ? s->weights : "-",
                  s->activations ? s->activations : "-");
-        print_pass(label, &fmt, ds.n, true);
-        printf("accuracy drop: %.4f\n", (base.acc - fmt.acc) / (double)(base.n ? base.n : 1));
+        print_run(label, &fmt, true);
+        printf("accuracy drop: %.4f\n",
+               (base->correct - fmt.correct) / (double)(base->n_finite ? base->n_finite : 1));
     }
-    au_emul_free(e);
+    au_study_free(st);
     au_numsys_registry_free(reg);
-    free(preds);
     au_array_fini(&tgt);
     au_dataset_fini(&ds);
     return rc;

@@ -24,6 +24,9 @@ static const struct command commands[] = {
     {"emulate", au_cmd_emulate, "accuracy and loss with weights/activations in a number format"},
     {"formats", au_cmd_formats, "list number-format plugins; 'formats show FORMAT': bit layout"},
     {"quantize", au_cmd_quantize, "pass a .npy tensor through a number format (codes, metadata)"},
+    {"sweep", au_cmd_sweep, "accuracy and loss under each of several number formats"},
+    {"bitwidth", au_cmd_bitwidth, "narrowest width of a format family within an accuracy threshold"},
+    {"mixed", au_cmd_mixed, "per-layer widths that follow measured resilience, fewest bits"},
 };
 
 static void usage(FILE *f)
