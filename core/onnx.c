@@ -29,6 +29,7 @@ struct ctx {
     const char *base_dir; /* external data root, or NULL */
     struct au_graph *g;
     struct au_diag *d;
+    long long opset; /* version of the default domain */
 };
 
 /* A decoded tensor before it is handed to the graph (data from au_malloc_aligned). */
@@ -536,7 +537,8 @@ static int attr_convert(struct ctx *c, const char *node, const Onnx__AttributePr
 static int node_attrs(struct ctx *c, const Onnx__NodeProto *np, const char *node,
                       struct au_attr **out)
 {
-    struct au_attr *attrs = au_calloc(np->n_attribute, sizeof(*attrs));
+    /* two spare slots: legacy_softmax below may append axis and coerce_2d */
+    struct au_attr *attrs = au_calloc(np->n_attribute + 2, sizeof(*attrs));
     if (!attrs)
         return fail(c, AU_NOMEM, "node '%s': out of memory", node);
     for (size_t k = 0; k < np->n_attribute; k++) {
@@ -553,6 +555,26 @@ static int node_attrs(struct ctx *c, const Onnx__NodeProto *np, const char *node
         }
     }
     *out = attrs;
+    return AU_OK;
+}
+
+/* Softmax and LogSoftmax before opset 13 flatten the input to 2-D at axis (default 1) and
+ * normalise over everything from axis on; the op implements opset 13 and reads this
+ * convention from a "coerce_2d" attribute the loader adds. */
+static int legacy_softmax(struct ctx *c, const char *op, struct au_attr *attrs, int *n)
+{
+    if (c->opset >= 13 || (strcmp(op, "Softmax") != 0 && strcmp(op, "LogSoftmax") != 0))
+        return AU_OK;
+    bool has_axis = false;
+    for (int k = 0; k < *n; k++)
+        has_axis |= strcmp(attrs[k].name, "axis") == 0;
+    const char *names[2] = {"axis", "coerce_2d"};
+    for (int k = has_axis ? 1 : 0; k < 2; k++) {
+        attrs[*n] = (struct au_attr){.name = au_strdup(names[k]), .type = AU_ATTR_INT, .i = 1};
+        if (!attrs[*n].name)
+            return fail(c, AU_NOMEM, "out of memory");
+        (*n)++;
+    }
     return AU_OK;
 }
 
@@ -575,10 +597,13 @@ static int add_node(struct ctx *c, const Onnx__NodeProto *np, size_t idx)
     int rc = node_attrs(c, np, node, &attrs);
     if (rc)
         return rc;
+    int n_attrs = (int)np->n_attribute;
+    rc = legacy_softmax(c, op, attrs, &n_attrs);
     /* add_node takes the attributes even when it fails. */
-    rc = au_graph_add_node(c->g, or_empty(np->name), op, (int)np->n_input,
-                           (const char *const *)np->input, (int)np->n_output,
-                           (const char *const *)np->output, attrs, (int)np->n_attribute, c->d);
+    if (!rc)
+        rc = au_graph_add_node(c->g, or_empty(np->name), op, (int)np->n_input,
+                               (const char *const *)np->input, (int)np->n_output,
+                               (const char *const *)np->output, attrs, n_attrs, c->d);
     au_free(attrs);
     if (rc < 0) {
         au_diag_prefix(c->d, c->label);
@@ -695,6 +720,7 @@ static int check_opsets(struct ctx *c, const Onnx__ModelProto *mp)
                         "opset %lld of domain 'ai.onnx' is not supported (%d..%d)", v,
                         AU_ONNX_OPSET_MIN, AU_ONNX_OPSET_MAX);
         have_default = true;
+        c->opset = v;
     }
     if (!have_default)
         return fail(c, AU_UNSUPPORTED, "no opset_import for the default domain 'ai.onnx'");
@@ -726,7 +752,7 @@ static int build(struct ctx *c, const Onnx__ModelProto *mp)
 int au_onnx_load_buffer(const void *buf, size_t len, const char *base_dir, const char *label,
                         struct au_graph **out, struct au_diag *d)
 {
-    struct ctx c = {label ? label : "<buffer>", base_dir, NULL, d};
+    struct ctx c = {label ? label : "<buffer>", base_dir, NULL, d, 13};
     if (!out)
         return fail(&c, AU_INVALID, "no output graph pointer");
     *out = NULL;
@@ -789,7 +815,7 @@ static int read_file(struct ctx *c, const char *path, void **buf, size_t *len)
 
 int au_onnx_load(const char *path, struct au_graph **out, struct au_diag *d)
 {
-    struct ctx c = {path ? path : "<null>", NULL, NULL, d};
+    struct ctx c = {path ? path : "<null>", NULL, NULL, d, 13};
     if (!out || !path)
         return fail(&c, AU_INVALID, "no path or output graph pointer");
     *out = NULL;

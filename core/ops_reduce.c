@@ -455,6 +455,10 @@ static int softmax_run(const struct au_op_ctx *ctx, bool log_out, struct au_diag
         outer *= x->ne[i];
     for (int i = axis + 1; i < x->n_dims; i++)
         inner *= x->ne[i];
+    if (au_node_attr_int(ctx->node, "coerce_2d", 0)) { /* opset < 13: [outer, rest] */
+        n *= inner;
+        inner = 1;
+    }
     const float *xs = x->data;
     float *ys = ctx->out[0]->data;
     for (int64_t o = 0; o < outer; o++)

@@ -425,6 +425,44 @@ static Onnx__ModelProto *mk_tiny(void)
     return m;
 }
 
+/* Softmax [2,3,4]: opset 12 normalises over the 12 trailing values of each sample
+ * (coerce to 2-D at axis 1), opset 13 over the last axis. */
+static void test_onnx_softmax_follows_its_opset(void)
+{
+    for (int opset = 12; opset <= 13; opset++) {
+        Onnx__ModelProto *m = mk_model(opset);
+        const int64_t xd[3] = {2, 3, 4};
+        add_input(m, mk_vi("X", AU_DTYPE_F32, 3, xd));
+        add_node(m, "Softmax", "sm", "X", "Y");
+        add_output(m, "Y");
+        struct au_graph *g = NULL;
+        struct au_diag d;
+        float x[24];
+        for (int i = 0; i < 24; i++)
+            x[i] = (float)((i * 7) % 5) * 0.5f;
+        int rc = save_load(m, &g, &d);
+        if (!rc)
+            rc = au_graph_prepare(g, 2, 0, &d);
+        if (!rc)
+            rc = au_graph_set_input(g, 0, x, sizeof(x), &d);
+        if (!rc)
+            rc = au_graph_run(g, &d);
+        CHECK_EQ_INT(rc, AU_OK);
+        if (!rc) {
+            const float *y = au_graph_output(g, 0)->data;
+            int len = opset < 13 ? 12 : 4;
+            for (int r = 0; r < 24 / len; r++) {
+                double s = 0;
+                for (int k = 0; k < len; k++)
+                    s += exp(x[r * len + k]);
+                for (int k = 0; k < len; k++)
+                    CHECK_NEAR(y[r * len + k], exp(x[r * len + k]) / s, 1e-6);
+            }
+        }
+        au_graph_free(g);
+    }
+}
+
 static void test_onnx_every_dtype_and_encoding(void)
 {
     Onnx__ModelProto *m = mk_tiny();
@@ -1038,6 +1076,7 @@ int main(void)
     void (*const tests[])(void) = {
         test_onnx_mlp_structure_and_initializers,
         test_onnx_mlp_runs_with_dynamic_batch,
+        test_onnx_softmax_follows_its_opset,
         test_onnx_every_dtype_and_encoding,
         test_onnx_attribute_kinds,
         test_onnx_refuses_bad_files,
