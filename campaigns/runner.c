@@ -1062,6 +1062,13 @@ static int find_done_units(struct ctx *x, struct au_run_result *r, struct au_dia
     }
     for (int64_t u = 0; u < x->plan.n_units; u++)
         r->units_done += x->unit_done[u];
+    /* another shard's units count as done here, and not at all in this shard's totals */
+    for (int64_t u = 0; x->o->shard_n > 0 && u < x->plan.n_units; u++)
+        if (u % x->o->shard_n != x->o->shard_k) {
+            r->units_done -= x->unit_done[u];
+            r->units_total--;
+            x->unit_done[u] = 1;
+        }
     au_free(bm);
     return rc;
 }
@@ -1116,6 +1123,14 @@ static bool needs_solo(const struct ctx *x)
 
 static int setup(struct ctx *x, int jobs, struct au_run_result *r, struct au_diag *d)
 {
+    if (x->o->shard_n > 0 && x->c->stop.type == AU_CAMPAIGN_STOP_CI)
+        return au_diag_set(d, AU_UNSUPPORTED,
+                           "%s: a campaign that stops on its confidence intervals cannot be "
+                           "split into shards (each shard would stop on its own data)",
+                           x->c->path);
+    if (x->o->shard_n > 0 && (x->o->shard_k < 0 || x->o->shard_k >= x->o->shard_n))
+        return au_diag_set(d, AU_INVALID, "shard %d/%d: K must be in [0, N)", x->o->shard_k,
+                           x->o->shard_n);
     if (x->c->metadata_faults == AU_CAMPAIGN_REQUANTIZE)
         return au_diag_set(d, AU_UNSUPPORTED,
                            "%s: metadata_faults: 'requantize' (GoldenEye's convention) is not "

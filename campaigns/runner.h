@@ -26,7 +26,8 @@ struct au_run_opts {
     FILE *log;                        /* where progress goes; NULL = stderr */
     volatile sig_atomic_t *interrupt; /* non-zero: commit finished units and stop */
     bool naive;                       /* full forward pass per trial (benchmarks) */
-    bool compact; /* recompute only the samples a fault still affects (AU_RUN_COMPACT) */
+    bool compact;         /* recompute only the samples a fault still affects (AU_RUN_COMPACT) */
+    int shard_k, shard_n; /* run only units u with u % shard_n == shard_k (0 = no shards) */
     int64_t stop_after_units; /* tests: stop after committing this many units */
     const char *database;     /* overrides the campaign's database path */
 };
@@ -35,7 +36,7 @@ struct au_run_result {
     int64_t trials_total; /* trials in the database for this campaign at the end */
     int64_t trials_run;   /* trials computed by this invocation */
     int64_t units_total, units_done;
-    int64_t flips;  /* injected faults by this invocation */
+    int64_t flips;      /* injected faults by this invocation */
     double seconds;     /* wall time of the trial phase */
     double cpu_seconds; /* CPU time of the process in the trial phase (all threads) */
     bool resumed, interrupted, complete;

@@ -7,6 +7,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -52,6 +53,17 @@ int au_cmd_run(int argc, char **argv)
             o.naive = true;
         } else if (!strcmp(argv[i], "--compact")) {
             o.compact = true;
+        } else if (!strcmp(argv[i], "--shard")) {
+            char *end;
+            if (!(v = cli_optarg(argc, argv, &i)))
+                return 2;
+            long k = strtol(v, &end, 10), n = *end == '/' ? strtol(end + 1, &end, 10) : 0;
+            if (*end || n < 1 || n > 1 << 20 || k < 0 || k >= n) {
+                cli_error("--shard: expected K/N with 0 <= K < N, got '%s'", v);
+                return 2;
+            }
+            o.shard_k = (int)k;
+            o.shard_n = (int)n;
         } else if (!strcmp(argv[i], "--quiet")) {
             o.progress = -1;
         } else if (!strcmp(argv[i], "--help")) {
