@@ -1,12 +1,14 @@
-/* Loading a report: one read transaction over the results database, so a campaign that is
- * still running gives a consistent snapshot. Per-target statistics are recomputed from the
- * trials (Welford in analysis/stats.c) rather than read from the layer_summary snapshot,
- * which may be stale; the file is first opened through the store, so a foreign or newer
- * file is refused with the store's message. The plain-language summary is built here too. */
+/* Loading a report. Per-target estimates come from analysis/estimate.c (trials scanned at
+ * each call, so never the stale layer_summary snapshot; Poisson factors applied) and are
+ * only merged here for the cross-campaign comparison; settings, layers, flips and bits are
+ * read on a read-only connection of our own inside one read transaction. The file is first
+ * opened through the estimator (hence the store), so a foreign or newer file is refused with
+ * the store's message. The plain-language summary is built here too. */
 #include "report.h"
 
 #include "core/alloc.h"
 #include "core/status.h"
+#include "estimate.h"
 #include "spec.h"
 #include "store.h"
 
@@ -19,21 +21,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define MAX_LAYER 1000000 /* a larger layer index is damage, not a model */
-
 struct ld {
     struct au_report *r;
     sqlite3 *db;
+    au_estimate_db *est;
+    struct au_estimate_campaign *camps; /* every campaign of the file, by id */
+    size_t n_camps;
+    const struct au_estimate_campaign *self;
     const char *path;
     struct au_diag *d;
     bool nomem;
-};
-
-/* Accumulated trials of one (layer, tensor kind, bit kind). */
-struct slot {
-    struct au_stats_acc acc;
-    int64_t n_trials, n_nonfinite, n_masked, n_benign, n_sdc, n_detected, detected_total;
-    double k; /* sum of mismatch */
 };
 
 static const char *const tensor_names[3] = {"act", "weight", "mixed"};
@@ -149,47 +146,35 @@ static int nomem_in(struct ld *L, sqlite3_stmt *st)
 
 /* ---- campaign -------------------------------------------------------------------------- */
 
-static void campaign_names(struct ld *L, char *buf, size_t len)
-{
-    sqlite3_stmt *st;
-    size_t used = 0;
-    buf[0] = '\0';
-    if (sqlite3_prepare_v2(L->db, "SELECT name FROM campaigns ORDER BY id", -1, &st, NULL))
-        return;
-    while (sqlite3_step(st) == SQLITE_ROW && used + 1 < len) {
-        int n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", col_text(st, 0));
-        used += n > 0 ? (size_t)n : 0;
-    }
-    if (used >= len && len > 4)
-        memcpy(buf + len - 4, "...", 4);
-    sqlite3_finalize(st);
-}
-
+/* The campaign called name (NULL: the only one); the message lists the campaigns. */
 static int find_campaign(struct ld *L, const char *name)
 {
-    sqlite3_stmt *st;
-    char names[160];
-    const char *sql = name ? "SELECT id, 1 FROM campaigns WHERE name = ?1"
-                           : "SELECT min(id), count(*) FROM campaigns";
-    if (sqlite3_prepare_v2(L->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_err(L, "campaigns");
-    if (name)
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
-    L->r->id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return db_err(L, "campaigns");
-    if (n == 1)
+    int rc = au_estimate_campaigns(L->est, &L->camps, &L->n_camps, L->d);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < L->n_camps; i++)
+        if (name ? strcmp(L->camps[i].name, name) == 0 : L->n_camps == 1)
+            L->self = &L->camps[i];
+    if (L->self) {
+        L->r->id = L->self->id;
         return AU_OK;
-    campaign_names(L, names, sizeof(names));
+    }
+    char names[160];
+    size_t used = 0;
+    names[0] = '\0';
+    for (size_t i = 0; i < L->n_camps && used < sizeof(names); i++) {
+        int n =
+            snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "", L->camps[i].name);
+        used += n > 0 ? (size_t)n : 0;
+    }
+    if (used >= sizeof(names))
+        memcpy(names + sizeof(names) - 4, "...", 4);
     if (name)
         return au_diag_set(L->d, AU_NOTFOUND, "%s: no campaign named '%s' (campaigns: %s)", L->path,
-                           name, n == 0 && !names[0] ? "none" : names);
-    if (n == 0)
+                           name, L->n_camps ? names : "none");
+    if (L->n_camps == 0)
         return au_diag_set(L->d, AU_NOTFOUND, "%s: no campaigns in this database", L->path);
-    return au_diag_set(L->d, AU_INVALID, "%s: %lld campaigns, name one: %s", L->path, (long long)n,
+    return au_diag_set(L->d, AU_INVALID, "%s: %zu campaigns, name one: %s", L->path, L->n_camps,
                        names);
 }
 
@@ -389,102 +374,29 @@ static int load_formats(struct ld *L, int64_t cid, bool act, bool wt, const char
     return L->nomem ? au_diag_set(L->d, AU_NOMEM, "%s: out of memory", L->path) : AU_OK;
 }
 
-/* ---- trials ---------------------------------------------------------------------------- */
+/* ---- per-target rows ------------------------------------------------------------------- */
 
-static int kind_index(const char *s, const char *const names[3])
+static void kind_text(char *buf, size_t len, int32_t kind, const char *const names[3])
 {
-    for (int i = 0; s && i < 3; i++)
-        if (strcmp(s, names[i]) == 0)
-            return i;
-    return -1;
+    snprintf(buf, len, "%s", kind >= 0 && kind < 3 ? names[kind] : "all");
 }
 
-static int trial_row(struct ld *L, sqlite3_stmt *st, struct slot *slots, int32_t max_layer)
+static void layer_from_est(struct au_report_layer *l, const struct au_estimate *e)
 {
-    int32_t layer = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 0);
-    int t = kind_index(col_text(st, 1), tensor_names), b = kind_index(col_text(st, 2), bits_names);
-    const char *outcome = col_text(st, 3);
-    if (layer < -1 || layer > max_layer || t < 0 || b < 0 || !outcome)
-        return au_diag_set(L->d, AU_FORMAT, "%s:trials: trial %lld has a bad layer or kind",
-                           L->path, (long long)sqlite3_column_int64(st, 7));
-    struct slot *s = &slots[(size_t)(layer + 1) * 9 + (size_t)(t * 3 + b)];
-    double dl = col_double(st, 4);
-    s->n_trials++;
-    if (strcmp(outcome, "nonfinite") == 0 || !isfinite(dl))
-        s->n_nonfinite++; /* counted apart: a NaN would poison the mean (fault-model.md) */
-    else
-        au_stats_acc_add(&s->acc, dl);
-    s->n_masked += strcmp(outcome, "masked") == 0;
-    s->n_benign += strcmp(outcome, "benign") == 0;
-    s->n_sdc += strcmp(outcome, "sdc") == 0;
-    s->k += sqlite3_column_double(st, 5);
-    int64_t det = sqlite3_column_int64(st, 6);
-    s->n_detected += det > 0;
-    s->detected_total += det;
-    return AU_OK;
-}
-
-/* Every trial of campaign cid into slots[(layer + 1) * 9 + tensor * 3 + bits] (layer -1 is
- * model-wide): one pass in storage order, no sort, whatever the number of trials. */
-static int accumulate(struct ld *L, int64_t cid, struct slot **out, int32_t *max_layer)
-{
-    sqlite3_stmt *st;
-    *out = NULL;
-    if (sqlite3_prepare_v2(L->db, "SELECT max(layer) FROM trials WHERE campaign = ?1", -1, &st,
-                           NULL) != SQLITE_OK)
-        return db_err(L, "trials");
-    sqlite3_bind_int64(st, 1, cid);
-    int rc = sqlite3_step(st);
-    *max_layer = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-    if ((rc = step_done(L, st, rc == SQLITE_ROW ? sqlite3_step(st) : rc, "trials")) < 0)
-        return rc;
-    if (*max_layer < -1 || *max_layer > MAX_LAYER)
-        return au_diag_set(L->d, AU_FORMAT, "%s:trials: layer %d out of range", L->path,
-                           (int)*max_layer);
-    struct slot *slots = au_calloc((size_t)(*max_layer + 2) * 9, sizeof(*slots));
-    if (!slots)
-        return au_diag_set(L->d, AU_NOMEM, "%s: out of memory", L->path);
-    if (sqlite3_prepare_v2(L->db,
-                           "SELECT layer, tensor_kind, bit_kind, outcome, delta_loss, mismatch,"
-                           " detected, trial FROM trials WHERE campaign = ?1",
-                           -1, &st, NULL) != SQLITE_OK) {
-        au_free(slots);
-        return db_err(L, "trials");
-    }
-    sqlite3_bind_int64(st, 1, cid);
-    int e = AU_OK;
-    while (e == AU_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
-        e = trial_row(L, st, slots, *max_layer);
-    if (e < 0)
-        sqlite3_finalize(st);
-    else
-        e = step_done(L, st, rc, "trials");
-    if (e < 0)
-        au_free(slots);
-    else
-        *out = slots;
-    return e;
-}
-
-static void slot_stats(const struct slot *s, double level, struct au_stats_mean *m, double *rate,
-                       double *lo, double *hi)
-{
-    au_stats_mean_ci(&s->acc, level, m);
-    *rate = s->n_trials ? s->k / s->n_trials : NAN;
-    au_stats_wilson(s->k, (double)s->n_trials, level, lo, hi);
-}
-
-static void slot_merge(struct slot *into, const struct slot *s)
-{
-    au_stats_acc_merge(&into->acc, &s->acc);
-    into->n_trials += s->n_trials;
-    into->n_nonfinite += s->n_nonfinite;
-    into->n_masked += s->n_masked;
-    into->n_benign += s->n_benign;
-    into->n_sdc += s->n_sdc;
-    into->n_detected += s->n_detected;
-    into->detected_total += s->detected_total;
-    into->k += s->k;
+    l->layer = e->layer;
+    kind_text(l->tensor, sizeof(l->tensor), e->tensor, tensor_names);
+    kind_text(l->bits, sizeof(l->bits), e->bits, bits_names);
+    l->n_trials = e->n_trials;
+    l->n_nonfinite = e->n_nonfinite;
+    l->n_masked = e->n_masked;
+    l->n_benign = e->n_benign;
+    l->n_sdc = e->n_sdc;
+    l->n_detected = e->n_detected;
+    l->dloss = e->dloss;
+    l->mismatch = e->mismatch;
+    l->mis_lo = e->mismatch_lo;
+    l->mis_hi = e->mismatch_hi;
+    l->p_fault = e->p_fault;
 }
 
 static int cmp_rank(const void *a, const void *b)
@@ -514,33 +426,53 @@ static int rank_layers(struct au_report *r)
     return AU_OK;
 }
 
-static int layers_from_slots(struct ld *L, const struct slot *slots, int32_t max_layer)
+/* Range-detector firings per row (the estimator counts trials, not firings). Poisson rows
+ * pool tensor and bit kinds ("all"), so a group adds to every row it falls in. */
+static int load_detected(struct ld *L)
 {
     struct au_report *r = L->r;
-    size_t n = (size_t)(max_layer + 2) * 9;
-    r->layers = au_calloc(n, sizeof(*r->layers));
-    if (!r->layers)
-        return au_diag_set(L->d, AU_NOMEM, "%s: out of memory", L->path);
-    for (size_t i = 0; i < n; i++) {
-        const struct slot *s = &slots[i];
-        if (!s->n_trials)
-            continue;
-        struct au_report_layer *l = &r->layers[r->n_layers++];
-        l->layer = (int32_t)(i / 9) - 1;
-        snprintf(l->tensor, sizeof(l->tensor), "%s", tensor_names[i % 9 / 3]);
-        snprintf(l->bits, sizeof(l->bits), "%s", bits_names[i % 3]);
-        l->n_trials = s->n_trials;
-        l->n_nonfinite = s->n_nonfinite;
-        l->n_masked = s->n_masked;
-        l->n_benign = s->n_benign;
-        l->n_sdc = s->n_sdc;
-        l->n_detected = s->n_detected;
-        l->detected_total = s->detected_total;
-        slot_stats(s, r->level, &l->dloss, &l->mismatch, &l->mis_lo, &l->mis_hi);
+    sqlite3_stmt *st;
+    int rc = prep(L,
+                  "SELECT layer, tensor_kind, bit_kind, sum(detected) FROM trials"
+                  " WHERE campaign = ?1 GROUP BY 1, 2, 3",
+                  &st, "trials");
+    if (rc < 0)
+        return rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int32_t layer = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 0);
+        const char *t = col_text(st, 1), *b = col_text(st, 2);
+        for (size_t i = 0; t && b && i < r->n_layers; i++) {
+            struct au_report_layer *l = &r->layers[i];
+            if (l->layer == layer && (strcmp(l->tensor, "all") == 0 || strcmp(l->tensor, t) == 0) &&
+                (strcmp(l->bits, "all") == 0 || strcmp(l->bits, b) == 0))
+                l->detected_total += sqlite3_column_int64(st, 3);
+        }
     }
+    return step_done(L, st, rc, "trials");
+}
+
+static int load_targets(struct ld *L)
+{
+    struct au_report *r = L->r;
+    struct au_estimate *rows;
+    size_t n;
+    int rc = au_estimate_layers(L->est, L->self, NULL, &rows, &n, L->d);
+    if (rc < 0)
+        return rc;
+    if (n == 0)
+        return au_diag_set(L->d, AU_NOTFOUND, "%s: campaign '%s' has no trials yet", L->path,
+                           r->name);
+    r->layers = au_calloc(n, sizeof(*r->layers));
+    if (!r->layers) {
+        au_free(rows);
+        return au_diag_set(L->d, AU_NOMEM, "%s: out of memory", L->path);
+    }
+    for (size_t i = 0; i < n; i++)
+        layer_from_est(&r->layers[r->n_layers++], &rows[i]);
+    au_free(rows);
     if (rank_layers(r) < 0)
         return au_diag_set(L->d, AU_NOMEM, "%s: out of memory", L->path);
-    return AU_OK;
+    return load_detected(L);
 }
 
 /* ---- comparison across campaigns of the same model -------------------------------------- */
@@ -554,47 +486,106 @@ static int cmp_push(struct ld *L, size_t *cap, const struct au_report_cmp *row)
     return AU_OK;
 }
 
-static void cmp_fill(struct au_report_cmp *c, const struct slot *s, double level)
+static void cmp_from_est(struct au_report_cmp *c, const struct au_estimate *e)
 {
-    c->n_trials = s->n_trials;
-    c->n_nonfinite = s->n_nonfinite;
-    slot_stats(s, level, &c->dloss, &c->mismatch, &c->mis_lo, &c->mis_hi);
+    c->n_trials = e->n_trials;
+    c->n_nonfinite = e->n_nonfinite;
+    c->dloss = e->dloss;
+    c->mismatch = e->mismatch;
+    c->mis_lo = e->mismatch_lo;
+    c->mis_hi = e->mismatch_hi;
 }
 
-/* One campaign: its total row, then one row per layer (tensor and bit kinds merged). */
-static int cmp_campaign(struct ld *L, size_t *cap, int64_t cid, const char *name)
+/* Back to the moments behind an estimate, to merge the targets of one layer. */
+static void acc_of(const struct au_estimate *e, struct au_stats_acc *a)
 {
-    struct slot *slots, total = {0};
-    int32_t max_layer;
-    int rc = accumulate(L, cid, &slots, &max_layer);
+    a->n = e->dloss.n;
+    a->mean = a->n ? e->dloss.mean : 0;
+    a->m2 = a->n > 1 ? e->dloss.var * (double)(a->n - 1) : 0;
+    a->abs_sum = a->n ? e->dloss.mean_abs * (double)a->n : 0;
+}
+
+/* One layer's row: its only target, or its targets merged (act and weight, say). Targets
+ * scaled by different Poisson factors do not merge into anything meaningful: n/a. */
+static void cmp_layer(struct au_report_cmp *c, const struct au_estimate *rows, size_t n,
+                      double level)
+{
+    if (n == 1) {
+        cmp_from_est(c, rows);
+        return;
+    }
+    struct au_stats_acc acc = {0}, one;
+    double k = 0;
+    bool scaled = false;
+    c->n_trials = c->n_nonfinite = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc_of(&rows[i], &one);
+        au_stats_acc_merge(&acc, &one);
+        k += rows[i].mismatch_k;
+        c->n_trials += rows[i].n_trials;
+        c->n_nonfinite += rows[i].n_nonfinite;
+        scaled |= rows[i].p_fault != 1;
+    }
+    au_stats_mean_ci(scaled ? &(struct au_stats_acc){0} : &acc, level, &c->dloss);
+    c->mismatch = scaled ? NAN : k / (double)c->n_trials;
+    au_stats_wilson(k, (double)c->n_trials, level, &c->mis_lo, &c->mis_hi);
+    if (scaled)
+        c->mis_lo = c->mis_hi = NAN;
+}
+
+/* The whole campaign: the estimator's model level, or (single-layer Poisson, where each
+ * layer has its own factor) the counts only. */
+static int cmp_total(struct ld *L, const struct au_estimate_campaign *c,
+                     const struct au_estimate *rows, size_t n, struct au_report_cmp *row)
+{
+    struct au_estimate tot;
+    int rc = au_estimate_model(L->est, c, NULL, &tot, L->d);
+    if (rc == AU_OK) {
+        cmp_from_est(row, &tot);
+        return AU_OK;
+    }
+    if (rc != AU_UNSUPPORTED)
+        return rc;
+    au_stats_mean_ci(&(struct au_stats_acc){0}, L->r->level, &row->dloss);
+    row->mismatch = row->mis_lo = row->mis_hi = NAN;
+    for (size_t i = 0; i < n; i++) {
+        row->n_trials += rows[i].n_trials;
+        row->n_nonfinite += rows[i].n_nonfinite;
+    }
+    return AU_OK;
+}
+
+/* One campaign: its total row, then one row per layer. */
+static int cmp_campaign(struct ld *L, size_t *cap, const struct au_estimate_campaign *c)
+{
+    struct au_estimate *rows;
+    size_t n;
+    int rc = au_estimate_layers(L->est, c, NULL, &rows, &n, L->d);
     if (rc < 0)
         return rc;
     bool act = false, wt = false;
-    for (size_t i = 0; i < (size_t)(max_layer + 2) * 9; i++) {
-        slot_merge(&total, &slots[i]);
-        act |= slots[i].n_trials && i % 9 / 3 != 1;
-        wt |= slots[i].n_trials && i % 9 / 3 != 0;
+    for (size_t i = 0; i < n; i++) {
+        act |= rows[i].tensor != AU_STORE_TENSOR_WEIGHT;
+        wt |= rows[i].tensor != AU_STORE_TENSOR_ACT;
     }
-    struct au_report_cmp row = {.campaign = cid, .name = dup(L, name), .total = true, .layer = -1};
-    if ((rc = load_formats(L, cid, act || !wt, wt, &row.formats)) < 0)
-        goto out;
-    cmp_fill(&row, &total, L->r->level);
-    if (cid == L->r->id)
+    struct au_report_cmp row = {.campaign = c->id, .name = dup(L, c->name), .total = true};
+    row.layer = -1;
+    if ((rc = load_formats(L, c->id, act || !wt, wt, &row.formats)) == AU_OK)
+        rc = cmp_total(L, c, rows, n, &row);
+    if (rc == AU_OK && c->id == L->r->id)
         L->r->total = row;
-    rc = cmp_push(L, cap, &row);
-    for (int32_t layer = -1; rc == AU_OK && layer <= max_layer; layer++) {
-        struct slot s = {0};
-        for (size_t k = 0; k < 9; k++)
-            slot_merge(&s, &slots[(size_t)(layer + 1) * 9 + k]);
-        if (!s.n_trials)
-            continue;
-        row.total = false;
-        row.layer = layer;
-        cmp_fill(&row, &s, L->r->level);
+    if (rc == AU_OK)
         rc = cmp_push(L, cap, &row);
+    for (size_t i = 0, j; rc == AU_OK && i < n; i = j) { /* rows come ordered by layer */
+        for (j = i + 1; j < n && rows[j].layer == rows[i].layer;)
+            j++;
+        struct au_report_cmp lr = row;
+        lr.total = false;
+        lr.layer = rows[i].layer;
+        cmp_layer(&lr, rows + i, j - i, L->r->level);
+        rc = cmp_push(L, cap, &lr);
     }
-out:
-    au_free(slots);
+    au_free(rows);
     return rc;
 }
 
@@ -602,35 +593,24 @@ out:
 static int load_cmp(struct ld *L)
 {
     sqlite3_stmt *st;
-    size_t cap = 0, n = 0, ncap = 0;
-    int64_t *ids = NULL;
+    size_t cap = 0;
     int rc = prep(L,
                   "SELECT id FROM campaigns WHERE model_sha256 IS"
                   " (SELECT model_sha256 FROM campaigns WHERE id = ?1) ORDER BY id",
                   &st, "campaigns");
     if (rc < 0)
         return rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (grow((void **)&ids, &ncap, n, sizeof(*ids))) {
-            au_free(ids);
-            return nomem_in(L, st);
-        }
-        ids[n++] = sqlite3_column_int64(st, 0);
-    }
+    bool *same = au_calloc(L->n_camps + 1, sizeof(*same));
+    if (!same)
+        return nomem_in(L, st);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        for (size_t i = 0; i < L->n_camps; i++)
+            same[i] |= L->camps[i].id == sqlite3_column_int64(st, 0);
     rc = step_done(L, st, rc, "campaigns");
-    for (size_t i = 0; rc == AU_OK && i < n; i++) {
-        if ((rc = prep(L, "SELECT name FROM campaigns WHERE id = ?1", &st, "campaigns")) < 0)
-            break;
-        sqlite3_bind_int64(st, 1, ids[i]);
-        const char *name = NULL;
-        if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            name = dup(L, col_text(st, 0));
-            rc = sqlite3_step(st);
-        }
-        if ((rc = step_done(L, st, rc, "campaigns")) == AU_OK)
-            rc = cmp_campaign(L, &cap, ids[i], name);
-    }
-    au_free(ids);
+    for (size_t i = 0; rc == AU_OK && i < L->n_camps; i++)
+        if (same[i])
+            rc = cmp_campaign(L, &cap, &L->camps[i]);
+    au_free(same);
     return rc;
 }
 
@@ -756,8 +736,8 @@ static int load_poisson(struct ld *L)
                      (long long)n);
         L->r->poisson =
             fmt(L, "E[N] = %.4g flips (summed over targets), %s%s", sqlite3_column_double(st, 4), p,
-                cond ? "; trials conditioned on N >= 1: the means and rates here are"
-                       " conditional, multiply by P(N >= 1) for unconditional ones"
+                cond ? "; trials drawn given N >= 1, so the means, rates and intervals shown"
+                       " are multiplied by P(N >= 1) (unconditional); the bit tables stay per flip"
                      : "");
     }
     if (rc == SQLITE_ROW)
@@ -776,21 +756,6 @@ static int count_flips(struct ld *L)
         rc = sqlite3_step(st);
     }
     return step_done(L, st, rc, "flips");
-}
-
-static int load_targets(struct ld *L)
-{
-    struct slot *slots;
-    int32_t max_layer;
-    int rc = accumulate(L, L->r->id, &slots, &max_layer);
-    if (rc < 0)
-        return rc;
-    rc = layers_from_slots(L, slots, max_layer);
-    au_free(slots);
-    if (rc == AU_OK && L->r->n_layers == 0)
-        rc = au_diag_set(L->d, AU_NOTFOUND, "%s: campaign '%s' has no trials yet", L->path,
-                         L->r->name);
-    return rc;
 }
 
 static int summarize(struct ld *L); /* below: the sentences */
@@ -817,18 +782,17 @@ int au_report_load(const char *path, const char *campaign, struct au_report **ou
     if (!out || !path)
         return au_diag_set(d, AU_INVALID, "report: no database path");
     *out = NULL;
-    au_store *s;
-    int rc = au_store_open(path, AU_STORE_RDONLY, &s, d); /* the store's checks and messages */
+    struct ld L = {.path = path, .d = d};
+    int rc = au_estimate_open(path, &L.est, d); /* the store's checks and messages */
     if (rc < 0)
         return rc;
-    au_store_close(s);
-    struct ld L = {.path = path, .d = d};
     if (!(L.r = au_calloc(1, sizeof(*L.r))) || !(L.r->db_path = dup(&L, path))) {
         au_report_free(L.r);
+        au_estimate_close(L.est);
         return au_diag_set(d, AU_NOMEM, "%s: out of memory", path);
     }
     if (sqlite3_open_v2(path, &L.db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-        rc = db_err(&L, "open");
+        rc = L.db ? db_err(&L, "open") : au_diag_set(d, AU_NOMEM, "%s: out of memory", path);
     if (rc == AU_OK) {
         sqlite3_busy_timeout(L.db, 10000);
         rc = sqlite3_exec(L.db, "BEGIN", NULL, NULL, NULL) ? db_err(&L, "open") : AU_OK;
@@ -838,6 +802,8 @@ int au_report_load(const char *path, const char *campaign, struct au_report **ou
     if (rc == AU_OK)
         rc = summarize(&L);
     sqlite3_close(L.db); /* ends the read transaction */
+    au_estimate_close(L.est);
+    au_free(L.camps);
     if (rc < 0)
         au_report_free(L.r);
     else
@@ -962,11 +928,17 @@ static const char *say_overview(struct ld *L)
     au_report_pct(m, sizeof(m), t->mismatch);
     au_report_pct(lo, sizeof(lo), t->mis_lo);
     au_report_pct(hi, sizeof(hi), t->mis_hi);
+    bool scaled = false;
+    for (size_t i = 0; i < r->n_layers; i++)
+        scaled |= r->layers[i].p_fault != 1;
     return fmt(L,
-               "%lld trials (%lld flips) over %zu targets: %s of the faults were masked and %s "
-               "changed the top-1 prediction; mismatch rate %s (%g%% Wilson interval %s to %s).",
-               (long long)t->n_trials, (long long)r->n_flips, r->n_layers, pm, ps, m,
-               100 * r->level, lo, hi);
+               "%lld trials (%lld flips) over %zu target%s: %s of the faults were masked and %s "
+               "changed the top-1 prediction%s; mismatch rate %s%s (%g%% Wilson interval %s to "
+               "%s).",
+               (long long)t->n_trials, (long long)r->n_flips, r->n_layers,
+               r->n_layers == 1 ? "" : "s", pm, ps,
+               scaled ? " (trials drawn given at least one flip)" : "", m,
+               scaled ? " once scaled by P(N >= 1)" : "", 100 * r->level, lo, hi);
 }
 
 static const char *say_layers(struct ld *L)

@@ -31,13 +31,15 @@ struct au_report_model_layer {
     int32_t act_elem_bits, weight_elem_bits, act_meta_bits, weight_meta_bits;
 };
 
-/* One fault target: trials of a layer (-1: model-wide) by tensor kind and bit kind. */
+/* One fault target: trials of a layer (-1: model-wide) by tensor kind and bit kind, as
+ * analysis/estimate.h groups them ("all": a Poisson campaign pools the kinds). */
 struct au_report_layer {
     int32_t layer;
-    char tensor[8], bits[8]; /* "act"/"weight"/"mixed", "data"/"meta"/"mixed" */
+    char tensor[8], bits[8]; /* "act"/"weight"/"mixed"/"all", "data"/"meta"/"mixed"/"all" */
     int64_t n_trials, n_nonfinite, n_masked, n_benign, n_sdc, n_detected, detected_total;
-    struct au_stats_mean dloss;      /* finite trials only */
-    double mismatch, mis_lo, mis_hi; /* rate over all trials, Wilson interval */
+    struct au_stats_mean dloss;      /* finite trials only; times p_fault */
+    double mismatch, mis_lo, mis_hi; /* rate over all trials, Wilson interval; times p_fault */
+    double p_fault;                  /* P(N >= 1) for Poisson trials conditioned on it, else 1 */
     int rank;                        /* 1 = largest mean dloss; no finite trial ranks last */
 };
 
