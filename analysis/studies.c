@@ -340,8 +340,8 @@ static int measure(struct au_study *s, int family, int width, int split, unsigne
     if (!rc)
         rc = au_numsys_fmt_new(s->reg, p->format, &f, d);
     au_numsys_fmt_free(f);
-    if (rc == AU_NOMEM || (rc && !f && rc != AU_RANGE && rc != AU_INVALID && rc != AU_PLUGIN))
-        return rc;
+    if (rc && rc != AU_RANGE && rc != AU_INVALID && rc != AU_PLUGIN)
+        return rc; /* a missing plugin or no memory: an error, not a refusal */
     if (rc) {
         p->refused = true;
         return AU_OK;
@@ -483,7 +483,9 @@ static int campaign_id(au_store *st, const char *db, const char *name, int64_t *
             rc = au_diag_set(d, AU_NOTFOUND, "%s: no campaign named '%s'", db, name);
     } else {
         rc = query(st, &n, d, "SELECT count(*) FROM campaigns");
-        if (!rc && n != 1)
+        if (!rc && n == 0)
+            rc = au_diag_set(d, AU_NOTFOUND, "%s: holds no campaign", db);
+        else if (!rc && n != 1)
             rc = au_diag_set(d, AU_INVALID, "%s: holds %.0f campaigns; name one (--campaign)", db,
                              n);
         if (!rc)

@@ -12,6 +12,7 @@
 
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define LIMIT 200 /* samples: keeps the file near 10 s (release) and 100 s (ASan) */
@@ -157,6 +158,43 @@ static int emulate_cli(const char *fmt, double *acc, double *loss, double *agree
         found += sscanf(line, "accuracy drop: %lf", drop) == 1;
     }
     return p && pclose(p) == 0 && found == 2 ? 0 : -1;
+}
+
+/* Runs the CLI with args; *out gets its output (stdout and stderr). Returns the exit status. */
+static int cli_status(const char *args, char *out, size_t len)
+{
+    size_t n = 0;
+    FILE *p = run_cli(args);
+    while (p && n + 1 < len && fgets(out + n, (int)(len - n), p))
+        n += strlen(out + n);
+    out[n] = '\0';
+    int st = p ? pclose(p) : -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Bad requests end with one line naming what is wrong and a non-zero status. */
+static void test_cli_errors(void)
+{
+    char args[2048], out[4096];
+    snprintf(args, sizeof(args), "sweep '%s' --formats 'fp16,fp17'", model);
+    CHECK_EQ_INT(cli_status(args, out, sizeof(out)), 1);
+    CHECK(strstr(out, "format 'fp17'") != NULL && strstr(out, "fp16 ") == NULL);
+    snprintf(args, sizeof(args), "sweep '%s' --formats 'fp16,,bf16'", model);
+    CHECK_EQ_INT(cli_status(args, out, sizeof(out)), 2);
+    CHECK(strstr(out, "empty format") != NULL);
+    snprintf(args, sizeof(args), "bitwidth '%s' --family posit", model);
+    CHECK_EQ_INT(cli_status(args, out, sizeof(out)), 2);
+    CHECK(strstr(out, "'posit' is not one of") != NULL);
+    snprintf(args, sizeof(args), "bitwidth '%s' --family afp --max-bits 20", model);
+    CHECK_EQ_INT(cli_status(args, out, sizeof(out)), 1);
+    CHECK(strstr(out, "afp widths [2, 16]") != NULL);
+    snprintf(args, sizeof(args), "mixed '%s' --family fxp --widths 4,x --resilience r.db", model);
+    CHECK_EQ_INT(cli_status(args, out, sizeof(out)), 2);
+    CHECK(strstr(out, "--widths") != NULL);
+    snprintf(args, sizeof(args), "mixed '%s' --family fxp --widths 4,8 --resilience '%s/no.db'",
+             model, tmpdir);
+    CHECK_EQ_INT(cli_status(args, out, sizeof(out)), 1);
+    CHECK(strstr(out, "no.db") != NULL);
 }
 
 /* The sweep's CSV holds each format's numbers at full precision; they equal the library's
@@ -552,6 +590,7 @@ int main(void)
     test_baseline_matches_bundled_reference();
     test_family_formats_have_their_width();
     test_sweep_rows_equal_emulate();
+    test_cli_errors();
     test_bitwidth_width_within_and_width_minus_one_not();
     test_mixed_follows_ranking_and_threshold();
     test_resilience_known_values_and_rank();
