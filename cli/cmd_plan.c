@@ -179,7 +179,7 @@ static int plan_campaign(const struct plan_opts *o)
     struct built b = {0};
     int rc = au_campaign_load(o->campaign_file, &c, &probs, &d);
     for (size_t i = 0; rc && i < probs.n; i++)
-        fprintf(stderr, "%s\n", probs.msg[i]);
+        cli_error("%s", probs.msg[i]);
     if (!rc && (rc = build(c, &b, &d)) < 0)
         cli_error("%s: %s", o->campaign_file, d.msg);
     else if (!rc)
@@ -227,6 +227,9 @@ static void print_pilot(const struct au_estimate *rows, size_t n, double level,
     }
     printf("largest: %.0f trials per group for +-%g at confidence %g (z = %.4f)\n", most, o->margin,
            level, au_stats_z(level));
+    if (n && rows[0].conditioned)
+        printf("conditioned Poisson trials: sd and margin are those of E[L] = p_fault x "
+               "E[L | N >= 1]\n");
 }
 
 static int plan_pilot(const struct plan_opts *o)
@@ -302,6 +305,10 @@ static int check_opts(const struct plan_opts *o)
 int au_cmd_plan(int argc, char **argv)
 {
     struct plan_opts o = {.margin = NAN, .p = 0.5};
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {

@@ -556,6 +556,21 @@ static void test_cli(const char *db)
     CHECK_EQ_INT(run_cli(args, out, sizeof(out)), 0);
     // fc: s = sd(1, 3, 0, 0) = 1.4142; (1.96 * 1.4142 / 0.1)^2 = 768.3 -> 769
     CHECK(strstr(out, "fc") && strstr(out, " 769\n"));
+    // Sites counted from a campaign as the runner plans it: conv1's fp16 activations are
+    // 6 x 28 x 28 elements x 16 bits per input sample.
+    const char *root = getenv("AURUM_SOURCE_ROOT");
+    snprintf(args, sizeof(args), "%s/models/lenet5.onnx", root ? root : ".");
+    if (root && access(args, R_OK) == 0) {
+        snprintf(args, sizeof(args), "plan '%s/campaigns/examples/goldeneye-lenet5-fp16.json'",
+                 root);
+        CHECK_EQ_INT(run_cli(args, out, sizeof(out)), 0);
+        char want[128];
+        snprintf(want, sizeof(want), "%d %10.0f  2560 (too few)\n", 6 * 28 * 28 * 16,
+                 ceil(au_stats_leveugle_n(6 * 28 * 28 * 16, 0.01, 0.99, 0.5)));
+        CHECK(strstr(out, "/features/features.0/Conv (activations)") && strstr(out, want));
+    } else {
+        printf("test_stats: models/lenet5.onnx not found, skipping 'aurum plan campaign.json'\n");
+    }
     snprintf(args, sizeof(args), "query '%s' \"SELECT name, level FROM campaigns\" --csv", db);
     CHECK_EQ_INT(run_cli(args, out, sizeof(out)), 0);
     CHECK(!strcmp(out, "name,level\npl,0.95\npw,0.99\n"));
