@@ -1,0 +1,15 @@
+#!/bin/sh
+# Smoke run of one libFuzzer binary: fuzz_bin corpus_dir seconds max_len. New inputs go
+# to a temp dir, so the committed seed corpus is only read; a crash fails the test and
+# leaves its reproducer in the temp dir named in the log.
+set -eu
+bin=$1 corpus=$2 secs=$3 max_len=$4
+work=$(mktemp -d "${TMPDIR:-/tmp}/au_fuzz_smoke.XXXXXX")
+echo "smoke: $bin for ${secs}s, new inputs and artifacts in $work"
+if "$bin" -max_total_time="$secs" -rss_limit_mb=2048 -max_len="$max_len" -timeout=10 \
+    -print_final_stats=1 -artifact_prefix="$work/" "$work" "$corpus"; then
+    rm -rf "$work"
+else
+    echo "smoke: FAILED, reproducer kept in $work" >&2
+    exit 1
+fi
