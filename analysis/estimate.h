@@ -70,7 +70,7 @@ typedef int (*au_estimate_row_fn)(void *user, int n_cols, const char *const *nam
 int au_estimate_open(const char *path, au_estimate_db **out, struct au_diag *d);
 void au_estimate_close(au_estimate_db *db); /* NULL is a no-op */
 
-/* All campaigns, by id: *out (au_free) gets *n rows. */
+/* All campaigns, by id: *out (au_free) receives *n rows. */
 int au_estimate_campaigns(au_estimate_db *db, struct au_estimate_campaign **out, size_t *n,
                           struct au_diag *d);
 /* The campaign called name; name NULL: the only one (AU_INVALID naming them if several).
@@ -79,7 +79,7 @@ int au_estimate_find(au_estimate_db *db, const char *name, struct au_estimate_ca
                      struct au_diag *d);
 
 /* Per-group estimates ordered by layer (model-wide trials first), tensor, bits. *out
- * (au_free) gets *n rows; a campaign without trials gives none. o may be NULL. */
+ * (au_free) receives *n rows; a campaign without trials gives none. o may be NULL. */
 int au_estimate_layers(au_estimate_db *db, const struct au_estimate_campaign *c,
                        const struct au_estimate_opts *o, struct au_estimate **out, size_t *n,
                        struct au_diag *d);

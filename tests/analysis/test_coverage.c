@@ -171,7 +171,7 @@ static void test_tiny_np_needs_the_exact_interval(void)
 
 enum law { LAW_NORMAL, LAW_T3, LAW_ZERO_INFLATED };
 
-/* Draws one value; *mean gets the law's mean. */
+/* Draws one value; *mean receives the law's mean. */
 static double draw(enum law law, double *mean)
 {
     switch (law) {
