@@ -1401,3 +1401,176 @@ int au_store_query_double(au_store *s, const char *sql, double *out, struct au_d
         return au_diag_set(d, AU_NOTFOUND, "%s:query: no row", s->path);
     return step == SQLITE_ROW ? AU_OK : db_fail(s, d, step, "query");
 }
+
+int au_store_query_text(au_store *s, const char *sql, char **out, struct au_diag *d)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    int rc = prep(s, sql, &st, "query", d);
+    if (rc < 0)
+        return rc;
+    int step = sqlite3_step(st);
+    const char *v = step == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    if (v && !(*out = au_strdup(v)))
+        rc = au_diag_set(d, AU_NOMEM, "%s:query: out of memory", s->path);
+    sqlite3_finalize(st);
+    if (rc < 0)
+        return rc;
+    if (step == SQLITE_DONE)
+        return au_diag_set(d, AU_NOTFOUND, "%s:query: no row", s->path);
+    return step == SQLITE_ROW ? AU_OK : db_fail(s, d, step, "query");
+}
+
+/* ---- merging shard databases ----------------------------------------------------------- */
+
+/* The part is ATTACHed as "part" and its campaign ids map to ours through temp.au_merge_map
+ * (ids differ when the output file holds other campaigns). Conflicts are looked for before
+ * anything is inserted, with NULL-safe IS NOT, so a differing row names itself. */
+static const char sql_merge_campaign_clash[] =
+    "SELECT p.name, CASE WHEN p.json IS NOT m.json THEN 'a different campaign JSON'"
+    " WHEN p.model_sha256 IS NOT m.model_sha256 THEN 'a different model file (SHA-256)'"
+    " WHEN p.aurum_version IS NOT m.aurum_version THEN 'Aurum version ' ||"
+    " coalesce(p.aurum_version, '?') || ' (vs ' || coalesce(m.aurum_version, '?') || ')'"
+    " ELSE 'a different seed' END"
+    " FROM part.campaigns p JOIN main.campaigns m ON m.name = p.name"
+    " WHERE p.json IS NOT m.json OR p.model_sha256 IS NOT m.model_sha256"
+    " OR p.aurum_version IS NOT m.aurum_version OR p.seed IS NOT m.seed LIMIT 1";
+static const char sql_merge_trial_clash[] =
+    "SELECT p.trial, 'trial' FROM part.trials p JOIN temp.au_merge_map k ON k.src = p.campaign"
+    " JOIN main.trials m ON m.campaign = k.dst AND m.trial = p.trial"
+    " WHERE m.layer IS NOT p.layer OR m.tensor_kind IS NOT p.tensor_kind"
+    " OR m.bit_kind IS NOT p.bit_kind OR m.n_flips IS NOT p.n_flips OR m.sample IS NOT p.sample"
+    " OR m.n_samples IS NOT p.n_samples OR m.loss IS NOT p.loss"
+    " OR m.delta_loss IS NOT p.delta_loss OR m.mismatch IS NOT p.mismatch"
+    " OR m.outcome IS NOT p.outcome OR m.detected IS NOT p.detected"
+    " UNION ALL SELECT p.trial, 'flip' FROM part.flips p"
+    " JOIN temp.au_merge_map k ON k.src = p.campaign"
+    " JOIN main.flips m ON m.campaign = k.dst AND m.trial = p.trial AND m.seq = p.seq"
+    " WHERE m.layer IS NOT p.layer OR m.tensor_kind IS NOT p.tensor_kind"
+    " OR m.is_meta IS NOT p.is_meta OR m.idx IS NOT p.idx OR m.bit IS NOT p.bit"
+    " OR m.field IS NOT p.field OR m.value_before IS NOT p.value_before"
+    " OR m.value_after IS NOT p.value_after LIMIT 1";
+static const char sql_merge_rows[] =
+    "INSERT INTO main.campaigns(name, json, model_sha256, aurum_version, seed, level, z,"
+    " started, ended, status, stop_reason) SELECT name, json, model_sha256, aurum_version,"
+    " seed, level, z, started, ended, status, stop_reason FROM part.campaigns"
+    " WHERE name NOT IN (SELECT name FROM main.campaigns) ORDER BY id;"
+    "UPDATE main.campaigns SET started = (SELECT min(main.campaigns.started, p.started)"
+    " FROM part.campaigns p WHERE p.name = main.campaigns.name)"
+    " WHERE name IN (SELECT name FROM part.campaigns);"
+    "DELETE FROM temp.au_merge_map;"
+    "INSERT INTO temp.au_merge_map SELECT p.id, m.id FROM part.campaigns p"
+    " JOIN main.campaigns m ON m.name = p.name;";
+static const char sql_merge_tables[] =
+    "INSERT OR IGNORE INTO main.layers SELECT k.dst, p.layer, p.name, p.op, p.macs, p.n_act,"
+    " p.n_weight, p.act_format, p.weight_format, p.act_elem_bits, p.weight_elem_bits,"
+    " p.act_meta_bits, p.weight_meta_bits, p.act_blocks, p.weight_blocks"
+    " FROM part.layers p JOIN temp.au_merge_map k ON k.src = p.campaign;"
+    "INSERT OR IGNORE INTO main.golden SELECT k.dst, p.sample, p.label, p.loss, p.pred,"
+    " p.top1_conf, p.top2_diff FROM part.golden p JOIN temp.au_merge_map k ON k.src = p.campaign;"
+    /* poisson has no key: every shard wrote the same rows, so take them once */
+    "INSERT INTO main.poisson SELECT k.dst, p.layer, p.tensor_kind, p.mean_flips, p.p_fault,"
+    " p.conditioned FROM part.poisson p JOIN temp.au_merge_map k ON k.src = p.campaign"
+    " WHERE NOT EXISTS (SELECT 1 FROM main.poisson q WHERE q.campaign = k.dst);";
+static const char sql_merge_trials[] =
+    "INSERT OR IGNORE INTO main.trials SELECT k.dst, p.trial, p.layer, p.tensor_kind,"
+    " p.bit_kind, p.n_flips, p.sample, p.n_samples, p.loss, p.delta_loss, p.mismatch,"
+    " p.outcome, p.detected FROM part.trials p JOIN temp.au_merge_map k ON k.src = p.campaign"
+    " ORDER BY k.dst, p.trial";
+static const char sql_merge_flips[] =
+    "INSERT OR IGNORE INTO main.flips SELECT k.dst, p.trial, p.seq, p.layer, p.tensor_kind,"
+    " p.is_meta, p.idx, p.bit, p.field, p.value_before, p.value_after FROM part.flips p"
+    " JOIN temp.au_merge_map k ON k.src = p.campaign ORDER BY k.dst, p.trial, p.seq";
+
+/* First row of a two-column clash query as "path:campaign 'x': has <reason>"-style text;
+ * AU_OK when there is none. */
+static int merge_clash(au_store *s, const char *part, const char *sql, bool is_campaign,
+                       struct au_diag *d)
+{
+    sqlite3_stmt *st;
+    int rc = prep(s, sql, &st, "merge", d);
+    if (rc < 0)
+        return rc;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW && is_campaign)
+        rc = au_diag_set(d, AU_INVALID,
+                         "%s:campaign '%s': has %s than %s; refusing to merge shards of "
+                         "different campaigns",
+                         part, (const char *)sqlite3_column_text(st, 0),
+                         (const char *)sqlite3_column_text(st, 1), s->path);
+    else if (step == SQLITE_ROW)
+        rc = au_diag_set(d, AU_INVALID,
+                         "%s:trial %lld: %s differs from the one already in %s (shards of "
+                         "different runs?)",
+                         part, (long long)sqlite3_column_int64(st, 0),
+                         (const char *)sqlite3_column_text(st, 1), s->path);
+    else if (step != SQLITE_DONE)
+        rc = db_fail(s, d, step, "merge");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Runs sql and adds the rows it changed to *n (may be NULL). */
+static int merge_exec(au_store *s, const char *sql, int64_t *n, struct au_diag *d)
+{
+    int rc = exec(s, sql, "merge", d);
+    if (rc == AU_OK && n)
+        *n += sqlite3_changes(s->db);
+    return rc;
+}
+
+static int merge_attached(au_store *s, const char *part, int64_t *n_trials, int64_t *n_flips,
+                          struct au_diag *d)
+{
+    int rc = exec(s, "BEGIN IMMEDIATE", "merge", d);
+    if (rc == AU_OK)
+        rc = merge_clash(s, part, sql_merge_campaign_clash, true, d);
+    if (rc == AU_OK)
+        rc = exec(s, sql_merge_rows, "merge", d);
+    if (rc == AU_OK)
+        rc = merge_clash(s, part, sql_merge_trial_clash, false, d);
+    if (rc == AU_OK)
+        rc = exec(s, sql_merge_tables, "merge", d);
+    if (rc == AU_OK)
+        rc = merge_exec(s, sql_merge_trials, n_trials, d);
+    if (rc == AU_OK)
+        rc = merge_exec(s, sql_merge_flips, n_flips, d);
+    if (rc == AU_OK)
+        rc = exec(s, "COMMIT", "merge", d);
+    if (rc < 0)
+        rollback(s);
+    return rc;
+}
+
+int au_store_merge(au_store *s, const char *part, int64_t *added_trials, int64_t *added_flips,
+                   struct au_diag *d)
+{
+    int64_t nt = 0, nf = 0;
+    int rc = writable(s, "merge", d);
+    if (rc < 0)
+        return rc;
+    if (!part || !*part)
+        return au_diag_set(d, AU_INVALID, "%s:merge: no part path", s->path);
+    sqlite3_stmt *st;
+    rc = exec(s, "CREATE TEMP TABLE IF NOT EXISTS au_merge_map(src INTEGER PRIMARY KEY,"
+                 " dst INTEGER NOT NULL)",
+              "merge", d);
+    // ATTACH cannot run inside a transaction, hence attach, merge in one, detach.
+    if (rc == AU_OK)
+        rc = prep(s, "ATTACH DATABASE ? AS part", &st, "merge", d);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(st, 1, part, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (step != SQLITE_DONE)
+        return au_diag_set(d, rc_status(step), "%s: cannot attach: %s", part,
+                           rc_reason(s->db, step));
+    rc = merge_attached(s, part, &nt, &nf, d);
+    sqlite3_exec(s->db, "DETACH DATABASE part", NULL, NULL, NULL);
+    if (added_trials)
+        *added_trials = rc == AU_OK ? nt : 0;
+    if (added_flips)
+        *added_flips = rc == AU_OK ? nf : 0;
+    return rc;
+}

@@ -9,6 +9,7 @@ int au_cmd_profile(int argc, char **argv);
 int au_cmd_bench(int argc, char **argv);
 int au_cmd_emulate(int argc, char **argv);
 int au_cmd_run(int argc, char **argv);
+int au_cmd_merge(int argc, char **argv); /* campaigns/merge.h */
 int au_cmd_validate(int argc, char **argv);
 int au_cmd_report(int argc, char **argv); /* analysis/report.h */
 /* numsys (cli/cmd_formats.c, cli/cmd_quantize.c) */

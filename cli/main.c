@@ -17,6 +17,7 @@ static const struct command commands[] = {
     {"profile", au_cmd_profile, "golden run: accuracy, loss, per-layer output ranges"},
     {"bench", au_cmd_bench, "time the forward pass (median of several runs)"},
     {"run", au_cmd_run, "run or resume a fault-injection campaign (campaign.json)"},
+    {"merge", au_cmd_merge, "combine shard databases (run --shard K/N) into one"},
     {"validate", au_cmd_validate, "check campaign files: every problem with its JSON path"},
     {"report", au_cmd_report, "report.html, report.md and CSV files of a campaign's results"},
     {"plan", au_cmd_plan, "trials needed for a margin: Leveugle's formula, or a pilot's variance"},
