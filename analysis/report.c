@@ -1019,6 +1019,13 @@ static const char *say_bits(struct ld *L)
     au_report_pct(p, sizeof(p), best_sum / total);
     au_report_pct(pf, sizeof(pf), f->share);
     bool same = f->bit_lo == f->bit_hi && f->is_meta == b->is_meta && f->bit_lo == b->bit;
+    if (same && r->n_fields > 1 && r->fields[1].share >= 0.1 && *r->fields[1].field) {
+        au_report_pct(pf, sizeof(pf), r->fields[1].share); /* the one-bit field leads: next */
+        return fmt(L,
+                   "Flips of %s cause %s of the mismatches of single-flip trials; the '%s' field "
+                   "as a whole causes %s.",
+                   words, p, r->fields[1].field, pf);
+    }
     if (same || !*f->field)
         return fmt(L, "Flips of %s cause %s of the mismatches of single-flip trials.", words, p);
     return fmt(L,

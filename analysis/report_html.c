@@ -181,11 +181,22 @@ static int layer_charts(FILE *f, const struct au_report *r, bool log_scale)
                  100 * r->level, log_scale ? " (log scale)" : "");
         snprintf(t2, sizeof(t2), "Mismatch rate per layer, %g%% Wilson intervals%s", 100 * r->level,
                  log_scale ? " (log scale)" : "");
-        struct au_svg_bars c = {t1,    "mean \xce\x94loss", n,         1, groups, NULL, v,
-                                v + n, v + 2 * n,           log_scale, 0, 0};
+        struct au_svg_bars c = {.title = t1,
+                                .y_label = "mean \xce\x94loss",
+                                .n_groups = n,
+                                .n_series = 1,
+                                .groups = groups,
+                                .value = v,
+                                .lo = v + n,
+                                .hi = v + 2 * n,
+                                .log_scale = log_scale};
         rc = au_svg_bars(f, &c);
-        struct au_svg_bars c2 = {t2,        "mismatch rate", n,         1,         groups, NULL,
-                                 v + 3 * n, v + 4 * n,       v + 5 * n, log_scale, 0,      0};
+        struct au_svg_bars c2 = c;
+        c2.title = t2;
+        c2.y_label = "mismatch rate";
+        c2.value = v + 3 * n;
+        c2.lo = v + 4 * n;
+        c2.hi = v + 5 * n;
         if (rc == AU_OK)
             rc = au_svg_bars(f, &c2);
     }
@@ -521,12 +532,23 @@ static int cmp_charts(FILE *f, const struct au_report *r, bool log_scale)
                  100 * r->level, log_scale ? " (log scale)" : "");
         snprintf(t2, sizeof(t2), "Mismatch rate by campaign, %g%% Wilson intervals%s",
                  100 * r->level, log_scale ? " (log scale)" : "");
-        struct au_svg_bars c1 = {
-            t1,      "mean \xce\x94loss", g.n_groups, g.n_series, g.groups, g.series, g.v,
-            g.v + n, g.v + 2 * n,         log_scale,  0,          420};
-        struct au_svg_bars c2 = {t2,          "mismatch rate", g.n_groups,  g.n_series,
-                                 g.groups,    g.series,        g.v + 3 * n, g.v + 4 * n,
-                                 g.v + 5 * n, log_scale,       0,           420};
+        struct au_svg_bars c1 = {.title = t1,
+                                 .y_label = "mean \xce\x94loss",
+                                 .n_groups = g.n_groups,
+                                 .n_series = g.n_series,
+                                 .groups = g.groups,
+                                 .series = g.series,
+                                 .value = g.v,
+                                 .lo = g.v + n,
+                                 .hi = g.v + 2 * n,
+                                 .log_scale = log_scale,
+                                 .height = 260};
+        struct au_svg_bars c2 = c1;
+        c2.title = t2;
+        c2.y_label = "mismatch rate";
+        c2.value = g.v + 3 * n;
+        c2.lo = g.v + 4 * n;
+        c2.hi = g.v + 5 * n;
         rc = au_svg_bars(f, &c1);
         if (rc == AU_OK)
             rc = au_svg_bars(f, &c2);

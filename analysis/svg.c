@@ -234,10 +234,12 @@ static void bars_body(FILE *f, const struct au_svg_bars *c, const struct axis *a
             double v = c->value[i], x = x0 + g * gw + gw * 0.1 + s * bw, cx = x + bw / 2;
             if (!isfinite(v))
                 continue;
-            if (ax->log && v <= 0) {
+            if (ax->log && v <= 0) { /* no bar, but the upper bound still says something */
                 text(f, cx, base - 3, "middle", " class=\"small\"",
                      "\xe2\x89\xa4"
                      "0");
+                if (c->lo && c->hi)
+                    whisker(f, ax, cx, fmax(2, bw * 0.2), c->lo[i], c->hi[i]);
                 continue;
             }
             double y = ymap(ax, v), top = fmin(y, base), h = fabs(base - y);
@@ -251,12 +253,19 @@ static void bars_body(FILE *f, const struct au_svg_bars *c, const struct axis *a
     }
 }
 
-static void group_labels(FILE *f, const struct au_svg_bars *c, double x0, double gw, double y1)
+/* Pixels below the plot for the group labels: one line, or slanted ones if too wide. */
+static double label_room(const struct au_svg_bars *c, double gw, bool *rotate)
 {
     size_t longest = 0;
     for (size_t g = 0; g < c->n_groups; g++)
         longest = strlen(c->groups[g]) > longest ? strlen(c->groups[g]) : longest;
-    bool rotate = longest * CHAR_W > gw;
+    *rotate = longest * CHAR_W > gw;
+    return *rotate ? fmin(longest * CHAR_W * 0.6 + 24, 170) : 30;
+}
+
+static void group_labels(FILE *f, const struct au_svg_bars *c, double x0, double gw, double y1,
+                         bool rotate)
+{
     for (size_t g = 0; g < c->n_groups; g++) {
         double cx = x0 + (g + 0.5) * gw;
         if (!rotate) {
@@ -273,11 +282,14 @@ int au_svg_bars(FILE *f, const struct au_svg_bars *c)
 {
     if (!f || !c || !c->n_groups || !c->n_series || !c->groups || !c->value)
         return AU_INVALID;
-    int w = c->width > 0 ? c->width : 960, h = c->height > 0 ? c->height : 380;
+    int w = c->width > 0 ? c->width : 960;
     double x0 = 78, x1 = w - 16, gw = (x1 - x0) / c->n_groups;
+    bool rotate;
+    double below = label_room(c, gw, &rotate);
     int extra = 18 * legend(f, c, x0, x1, false); /* legend lines push the plot down */
-    h += extra;
-    struct axis ax = {.log = c->log_scale, .y0 = 40 + extra, .y1 = h - 120};
+    struct axis ax = {.log = c->log_scale, .y0 = 40 + extra};
+    ax.y1 = ax.y0 + (c->height > 0 ? c->height : 220);
+    int h = (int)ceil(ax.y1 + below);
     axis_setup(c, &ax);
     fprintf(f,
             "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
@@ -292,7 +304,7 @@ int au_svg_bars(FILE *f, const struct au_svg_bars *c)
             x1, base);
     fprintf(f, "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", x0,
             ax.y0, x0, ax.y1);
-    group_labels(f, c, x0, gw, ax.y1);
+    group_labels(f, c, x0, gw, ax.y1, rotate);
     char tr[96];
     double my = (ax.y0 + ax.y1) / 2;
     snprintf(tr, sizeof(tr), " transform=\"rotate(-90 16 %.1f)\"", my);

@@ -27,7 +27,7 @@ struct au_svg_bars {
     const char *const *series; /* legend names, n_series; NULL: no legend */
     const double *value, *lo, *hi;
     bool log_scale;
-    int width, height; /* pixels; 0 = 960 x 380 */
+    int width, height; /* pixels: the whole chart's width, the plot's height; 0 = 960, 220 */
 };
 
 /* Heat map: n_rows x n_cols cells, values[r * n_cols + c] (NaN = no data, drawn hatched
