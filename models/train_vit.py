@@ -37,7 +37,7 @@ class SmallViT(nn.Module):
 def main():
     common.setup(seed=4)
     x, y = common.load_fmnist("train")
-    epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+    epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 1
     model = SmallViT()
     secs = common.train(model, x, y, epochs=epochs, batch=128, lr=2e-3, seed=4,
                         weight_decay=0.05, augment=common.flip_augment)
