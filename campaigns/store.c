@@ -7,6 +7,7 @@
 #include "store.h"
 
 #include "alloc.h"
+#include "analysis/stats.h"
 
 #include <errno.h>
 #include <math.h>
@@ -144,142 +145,21 @@ static int name_index(const char *const *names, int n, const unsigned char *txt)
     return -1;
 }
 
-/* ---- statistics ------------------------------------------------------------------------ */
-
-/* Acklam's rational approximation (1e-9) polished by one Halley step on erfc (~1e-15). */
-static double norm_ppf(double p)
-{
-    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
-                               -2.759285104469687e+02, 1.383577518672690e+02,
-                               -3.066479806614716e+01, 2.506628277459239e+00};
-    static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
-                               -1.556989798598866e+02, 6.680131188771972e+01,
-                               -1.328068155288572e+01};
-    static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
-                               -2.400758277161838e+00, -2.549732539343734e+00,
-                               4.374664141464968e+00,  2.938163982698783e+00};
-    static const double e[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
-                               3.754408661907416e+00};
-    double x, q, r;
-    if (p < 0.02425 || p > 1 - 0.02425) {
-        q = sqrt(-2 * log(p < 0.5 ? p : 1 - p));
-        x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
-            ((((e[0] * q + e[1]) * q + e[2]) * q + e[3]) * q + 1);
-        x = p < 0.5 ? x : -x;
-    } else {
-        q = p - 0.5;
-        r = q * q;
-        x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
-            (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
-    }
-    double err = 0.5 * erfc(-x / sqrt(2.0)) - p;
-    double u = err * sqrt(2 * M_PI) * exp(x * x / 2);
-    return x - u / (1 + x * u / 2);
-}
+/* ---- statistics (analysis/stats.c: one implementation of each formula) ----------------- */
 
 double au_store_z(double level)
 {
-    if (!(level > 0 && level < 1))
-        return NAN;
-    return norm_ppf(0.5 + level / 2);
-}
-
-/* Continued fraction of the regularized incomplete beta (modified Lentz). */
-static double betacf(double a, double b, double x)
-{
-    const double tiny = 1e-300;
-    double qab = a + b, qap = a + 1, qam = a - 1, c = 1, d = 1 - qab * x / qap;
-    d = 1 / (fabs(d) < tiny ? tiny : d);
-    double h = d;
-    for (int m = 1; m <= 100000; m++) {
-        double m2 = 2.0 * m, aa = m * (b - m) * x / ((qam + m2) * (a + m2));
-        d = 1 / (fabs(1 + aa * d) < tiny ? tiny : 1 + aa * d);
-        c = 1 + aa / c;
-        c = fabs(c) < tiny ? tiny : c;
-        h *= d * c;
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
-        d = 1 / (fabs(1 + aa * d) < tiny ? tiny : 1 + aa * d);
-        c = 1 + aa / c;
-        c = fabs(c) < tiny ? tiny : c;
-        double del = d * c;
-        h *= del;
-        if (fabs(del - 1) < 1e-15)
-            break;
-    }
-    return h;
-}
-
-static double betai(double a, double b, double x)
-{
-    if (x <= 0)
-        return 0;
-    if (x >= 1)
-        return 1;
-    double lbt = lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x);
-    if (x < (a + 1) / (a + b + 2))
-        return exp(lbt) * betacf(a, b, x) / a;
-    return 1 - exp(lbt) * betacf(b, a, 1 - x) / b;
-}
-
-/* P(|T| > t) for Student's t with df degrees of freedom, t >= 0. */
-static double t_two_tail(double t, double df)
-{
-    return betai(df / 2, 0.5, df / (df + t * t));
-}
-
-/* Cornish-Fisher expansion of the t quantile in 1/df: error O(df^-5), about 1e-16 from
- * df = 2000 on, where the continued fraction (O(sqrt(df)) terms) loses digits. */
-static double t_cornish_fisher(double z, double df)
-{
-    double z2 = z * z;
-    double g1 = (z2 + 1) * z / 4, g2 = ((5 * z2 + 16) * z2 + 3) * z / 96;
-    double g3 = (((3 * z2 + 19) * z2 + 17) * z2 - 15) * z / 384;
-    double g4 = ((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945) * z / 92160;
-    return z + (g1 + (g2 + (g3 + g4 / df) / df) / df) / df;
+    return au_stats_z(level);
 }
 
 double au_store_t(double level, double df)
 {
-    if (!(level > 0 && level < 1) || !(df > 0))
-        return NAN;
-    if (df > 2000)
-        return t_cornish_fisher(au_store_z(level), df);
-    double alpha = 1 - level, lo = 0, hi = au_store_z(level) + 1;
-    while (t_two_tail(hi, df) > alpha && hi < 1e300)
-        hi *= 2;
-    // Safeguarded Newton on the tail: fast near the root, bisection keeps it bracketed.
-    double lpdf = lgamma((df + 1) / 2) - lgamma(df / 2) - 0.5 * log(df * M_PI);
-    double t = au_store_z(level);
-    for (int it = 0; it < 200; it++) {
-        double f = t_two_tail(t, df) - alpha;
-        if (f == 0)
-            return t;
-        if (f > 0)
-            lo = t;
-        else
-            hi = t;
-        double pdf = exp(lpdf - (df + 1) / 2 * log1p(t * t / df));
-        double next = t + f / (2 * pdf);
-        if (fabs(next - t) <= 1e-15 * t)
-            return next;
-        t = (next > lo && next < hi) ? next : 0.5 * (lo + hi);
-    }
-    return t;
+    return au_stats_t(level, df);
 }
 
 void au_store_wilson(double k, double n, double level, double *lo, double *hi)
 {
-    double z = au_store_z(level);
-    if (!(n > 0) || isnan(z) || k < 0 || k > n) {
-        *lo = n == 0 && !isnan(z) ? 0 : NAN;
-        *hi = n == 0 && !isnan(z) ? 1 : NAN;
-        return;
-    }
-    double p = k / n, z2 = z * z, den = 1 + z2 / n;
-    double centre = (p + z2 / (2 * n)) / den;
-    double half = z * sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / den;
-    *lo = fmax(0, centre - half);
-    *hi = fmin(1, centre + half);
+    au_stats_wilson(k, n, level, lo, hi);
 }
 
 static void fn_z(sqlite3_context *ctx, int argc, sqlite3_value **argv)
