@@ -10,42 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-struct study_ctx {
-    struct au_dataset ds;
-    struct au_array tgt;
-    au_numsys_registry *reg;
-    struct au_study *st;
-};
-
-/* Data, labels, plugins and the float32 pass; prints its errors. */
-static int study_open(struct au_graph *g, const struct cli_data_opts *o, struct study_ctx *c)
-{
-    struct au_diag d = {{0}};
-    int rc = cli_open_inputs(g, o, &c->ds);
-    if (!rc) {
-        const struct au_tensor *out = au_graph_output(g, 0);
-        int64_t classes = out->ne[out->n_dims - 1];
-        rc = cli_open_targets(o->labels, c->ds.n, au_tensor_numel(out) / out->ne[0] / classes,
-                              &c->tgt);
-    }
-    if (!rc && (au_numsys_registry_new(&c->reg, &d) < 0 ||
-                au_study_new(g, &c->ds, &c->tgt, c->reg, &c->st, &d) < 0)) {
-        cli_error("%s", d.msg);
-        rc = -1;
-    }
-    for (size_t i = 0; !rc && i < au_numsys_registry_n_warnings(c->reg); i++)
-        fprintf(stderr, "aurum: warning: %s\n", au_numsys_registry_warning(c->reg, i));
-    return rc;
-}
-
-static void study_close(struct study_ctx *c)
-{
-    au_study_free(c->st);
-    au_numsys_registry_free(c->reg);
-    au_array_fini(&c->tgt);
-    au_dataset_fini(&c->ds);
-}
-
 static const char *split_name(int family)
 {
     static const char *const names[] = {"integer", "exponent", "shared exp", "exponent", "-"};
@@ -149,10 +113,10 @@ int au_cmd_bitwidth(int argc, char **argv)
     struct au_graph *g;
     if (cli_load_model(d.model, d.batch, 0, &g))
         return 1;
-    struct study_ctx c = {0};
+    struct cli_study c = {0};
     struct au_study_bitwidth_result r = {0};
     struct au_diag dg = {{0}};
-    rc = study_open(g, &d, &c);
+    rc = cli_study_open(g, &d, &c);
     if (!rc && (rc = au_study_bitwidth(c.st, &o, &r, &dg)) < 0)
         cli_error("%s: %s", d.model, dg.msg);
     if (!rc)
@@ -165,7 +129,7 @@ int au_cmd_bitwidth(int argc, char **argv)
                   "larger --max-bits or threshold",
                   o.max_bits, r.best.drop, o.threshold);
     au_study_trace_fini(&r.trace);
-    study_close(&c);
+    cli_study_close(&c);
     au_graph_free(g);
     return rc || r.width < 0 ? 1 : 0;
 }

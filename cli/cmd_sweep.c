@@ -59,44 +59,8 @@ static int split_formats(const char *list, struct sweep *w)
     }
 }
 
-struct study_ctx {
-    struct au_dataset ds;
-    struct au_array tgt;
-    au_numsys_registry *reg;
-    struct au_study *st;
-};
-
-/* Data, labels, plugins and the float32 pass; prints its errors. */
-static int study_open(struct au_graph *g, const struct cli_data_opts *o, struct study_ctx *c)
-{
-    struct au_diag d = {{0}};
-    int rc = cli_open_inputs(g, o, &c->ds);
-    if (!rc) {
-        const struct au_tensor *out = au_graph_output(g, 0);
-        int64_t classes = out->ne[out->n_dims - 1];
-        rc = cli_open_targets(o->labels, c->ds.n, au_tensor_numel(out) / out->ne[0] / classes,
-                              &c->tgt);
-    }
-    if (!rc && (au_numsys_registry_new(&c->reg, &d) < 0 ||
-                au_study_new(g, &c->ds, &c->tgt, c->reg, &c->st, &d) < 0)) {
-        cli_error("%s", d.msg);
-        rc = -1;
-    }
-    for (size_t i = 0; !rc && i < au_numsys_registry_n_warnings(c->reg); i++)
-        fprintf(stderr, "aurum: warning: %s\n", au_numsys_registry_warning(c->reg, i));
-    return rc;
-}
-
-static void study_close(struct study_ctx *c)
-{
-    au_study_free(c->st);
-    au_numsys_registry_free(c->reg);
-    au_array_fini(&c->tgt);
-    au_dataset_fini(&c->ds);
-}
-
 /* Every format is checked before the first run, so a typo fails at once. */
-static int measure(struct study_ctx *c, struct sweep *w)
+static int measure(struct cli_study *c, struct sweep *w)
 {
     struct au_diag d = {{0}};
     for (int i = 1; i < w->n_rows; i++) {
@@ -318,15 +282,15 @@ int au_cmd_sweep(int argc, char **argv)
     struct au_graph *g;
     if (cli_load_model(w.o.model, w.o.batch, 0, &g))
         return 1;
-    struct study_ctx c = {0};
-    rc = study_open(g, &w.o, &c);
+    struct cli_study c = {0};
+    rc = cli_study_open(g, &w.o, &c);
     if (!rc)
         rc = measure(&c, &w);
     if (!rc)
         print_table(&w);
     if (!rc && w.o.out)
         rc = write_outputs(&w);
-    study_close(&c);
+    cli_study_close(&c);
     au_graph_free(g);
     return rc ? 1 : 0;
 }

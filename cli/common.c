@@ -188,3 +188,31 @@ int cli_open_targets(const char *path, int64_t n, int64_t positions, struct au_a
     au_array_fini(&raw);
     return 0;
 }
+
+int cli_study_open(struct au_graph *g, const struct cli_data_opts *o, struct cli_study *c)
+{
+    struct au_diag d = {{0}};
+    int rc = cli_open_inputs(g, o, &c->ds);
+    if (!rc) {
+        const struct au_tensor *out = au_graph_output(g, 0);
+        int64_t classes = out->ne[out->n_dims - 1];
+        rc = cli_open_targets(o->labels, c->ds.n, au_tensor_numel(out) / out->ne[0] / classes,
+                              &c->tgt);
+    }
+    if (!rc && (au_numsys_registry_new(&c->reg, &d) < 0 ||
+                au_study_new(g, &c->ds, &c->tgt, c->reg, &c->st, &d) < 0)) {
+        cli_error("%s", d.msg);
+        rc = -1;
+    }
+    for (size_t i = 0; !rc && i < au_numsys_registry_n_warnings(c->reg); i++)
+        fprintf(stderr, "aurum: warning: %s\n", au_numsys_registry_warning(c->reg, i));
+    return rc;
+}
+
+void cli_study_close(struct cli_study *c)
+{
+    au_study_free(c->st);
+    au_numsys_registry_free(c->reg);
+    au_array_fini(&c->tgt);
+    au_dataset_fini(&c->ds);
+}

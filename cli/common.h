@@ -2,7 +2,9 @@
 #ifndef AU_CLI_COMMON_H
 #define AU_CLI_COMMON_H
 
+#include "dataset.h"
 #include "graph.h"
+#include "studies.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,10 +21,6 @@ int cli_load_model(const char *path, int64_t batch, unsigned flags, struct au_gr
 /* Monotonic time in seconds. */
 double cli_now(void);
 
-#endif
-
-#include "dataset.h"
-
 /* Options shared by the commands that read data. */
 struct cli_data_opts {
     const char *model, *inputs, *labels, *out;
@@ -38,3 +36,16 @@ int cli_data_opt(int argc, char **argv, int *i, struct cli_data_opts *o);
 int cli_open_inputs(struct au_graph *g, const struct cli_data_opts *o, struct au_dataset *ds);
 /* Targets as int64: n samples x positions (1 for a classifier, T for an LM). */
 int cli_open_targets(const char *path, int64_t n, int64_t positions, struct au_array *out);
+
+/* What the number-format studies need: data, labels, plugins and the float32 pass. */
+struct cli_study {
+    struct au_dataset ds;
+    struct au_array tgt;
+    au_numsys_registry *reg;
+    struct au_study *st;
+};
+/* Opens all of it for a model prepared at its batch size; prints its errors. */
+int cli_study_open(struct au_graph *g, const struct cli_data_opts *o, struct cli_study *c);
+void cli_study_close(struct cli_study *c);
+
+#endif
