@@ -1333,7 +1333,8 @@ static const char sql_merge_trial_clash[] =
 static const char sql_merge_rows[] =
     "INSERT INTO main.campaigns(name, json, model_sha256, aurum_version, seed, level, z,"
     " started, ended, status, stop_reason) SELECT name, json, model_sha256, aurum_version,"
-    " seed, level, z, started, ended, status, stop_reason FROM part.campaigns"
+    /* not the shard's 'done': the merge sets the status once it has counted the trials */
+    " seed, level, z, started, NULL, 'interrupted', 'merging shards' FROM part.campaigns"
     " WHERE name NOT IN (SELECT name FROM main.campaigns) ORDER BY id;"
     "UPDATE main.campaigns SET started = (SELECT min(main.campaigns.started, p.started)"
     " FROM part.campaigns p WHERE p.name = main.campaigns.name)"
@@ -1432,8 +1433,9 @@ int au_store_merge(au_store *s, const char *part, int64_t *added_trials, int64_t
     if (!part || !*part)
         return au_diag_set(d, AU_INVALID, "%s:merge: no part path", s->path);
     sqlite3_stmt *st;
-    rc = exec(s, "CREATE TEMP TABLE IF NOT EXISTS au_merge_map(src INTEGER PRIMARY KEY,"
-                 " dst INTEGER NOT NULL)",
+    rc = exec(s,
+              "CREATE TEMP TABLE IF NOT EXISTS au_merge_map(src INTEGER PRIMARY KEY,"
+              " dst INTEGER NOT NULL)",
               "merge", d);
     // ATTACH cannot run inside a transaction, hence attach, merge in one, detach.
     if (rc == AU_OK)

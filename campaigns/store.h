@@ -158,12 +158,12 @@ void au_store_wilson(double k, double n, double level, double *lo, double *hi);
 int au_store_hash_file(const char *path, char hex[65], struct au_diag *d);
 
 /* Shards (campaigns/merge.h has the policy). Copy every campaign of the Aurum database file
- * part into s in one transaction (all or nothing): the campaign row if s lacks it (a
- * same-named one must have the same JSON, model hash, Aurum version and seed: AU_INVALID
- * otherwise), then layers, golden, poisson, trials and flips, keeping rows s already has. A
- * trial or flip in both with different values is AU_INVALID naming it. *added_trials and
- * *added_flips (may be NULL) get the rows that were new. part's schema is not checked here:
- * open it with au_store_open first. */
+ * part into s in one transaction (all or nothing): the campaign row if s lacks it (status
+ * 'interrupted' until the caller counts the trials; a same-named one must have the same
+ * JSON, model hash, Aurum version and seed: AU_INVALID otherwise), then layers, golden,
+ * poisson, trials and flips, keeping rows s already has. A trial or flip in both with
+ * different values is AU_INVALID naming it. *added_trials and *added_flips (may be NULL)
+ * get the rows that were new. part's schema is not checked here: au_store_open it first. */
 int au_store_merge(au_store *s, const char *part, int64_t *added_trials, int64_t *added_flips,
                    struct au_diag *d);
 /* Run a SELECT returning one text value; *out (caller-owned, au_free) is NULL for NULL. */

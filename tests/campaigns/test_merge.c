@@ -229,6 +229,12 @@ static void test_refusals(char p[3][512])
     exec_sql(bad, "UPDATE trials SET loss = loss + 1 WHERE trial = (SELECT max(trial) FROM"
                   " trials)");
     check_refusal(m1, bad, "trial differs from the one already in");
+    /* a part refused after another was merged: the campaign must not look done */
+    const char *half[] = {p[0], bad};
+    CHECK(merge(fresh, half, 2, &r, msg) < 0);
+    char *st = sql_text(fresh, "SELECT status FROM campaigns");
+    CHECK(strcmp(st, "interrupted\n") == 0);
+    free(st);
     exec_sql(bad, "UPDATE trials SET loss = loss - 1 WHERE trial = (SELECT max(trial) FROM"
                   " trials); UPDATE campaigns SET aurum_version = '9.9.9'");
     check_refusal(m1, bad, "Aurum version 9.9.9");
