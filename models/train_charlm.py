@@ -91,7 +91,7 @@ def train(model, ids, steps, batch, lr, seed):
 
 def main():
     common.setup(seed=5)
-    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 400
+    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     names, train_text, held_text = read_texts()
     chars = sorted(set(train_text))
     x_eval, y_eval = eval_windows(encode(held_text, chars))
@@ -104,7 +104,7 @@ def main():
         f.write("\n")
 
     model = CharLM(len(chars))
-    secs = train(model, encode(train_text, chars), steps, batch=32, lr=4e-3, seed=5)
+    secs = train(model, encode(train_text, chars), steps, batch=32, lr=3e-3, seed=5)
     path = os.path.join(common.HERE, "charlm.onnx")
     m = common.export(model, torch.from_numpy(x_eval[:2]), path, opset=17)
     logits = common.predict(model, x_eval, batch=16)
