@@ -180,6 +180,10 @@ static int infer_all(struct au_graph *g, struct au_diag *d)
         struct au_node *n = &g->nodes[i];
         struct au_op_ctx c = node_ctx(g, i);
         size_t scratch = 0;
+        /* Every ONNX op's first output is required; kernels write it unchecked. */
+        if (n->n_out < 1 || n->out[0] < 0)
+            return au_diag_set(d, AU_FORMAT, "node '%s' (%s): output 0 has no name",
+                               au_node_label(n), n->op_type);
         int rc = n->def->infer(&c, &scratch, d);
         if (rc)
             return rc;
