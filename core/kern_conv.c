@@ -1,8 +1,9 @@
-/* 2-D convolution (1-D runs with H = 1). Three paths: depthwise (group == C_in) is a
- * direct per-plane kernel, since its GEMMs would be 1-row; a 1x1 stride-1 unpadded conv
- * is already a GEMM on the input; everything else goes through im2col + sgemm per group.
- * Small output planes (late ResNet layers) would give skinny GEMMs that repack the
- * weights per image, so several images share one column buffer and one sgemm. */
+/* 2-D convolution (1-D runs with H = 1). Paths are picked by shape only, never by batch
+ * size, so a compacted batch computes the same bits per sample. One input channel per
+ * group (depthwise, and stems like LeNet's conv1) is direct: a zero-padded band of the
+ * input, split into stride phases so every tap is a contiguous load shared by several
+ * output channels. 1x1 stride 1 unpadded is a GEMM on the input; the rest is im2col +
+ * sgemm, its rows copied as fixed-length runs from the same phase planes. */
 #include "kern.h"
 
 #include "alloc.h"
@@ -12,10 +13,36 @@
 
 /* Columns per sgemm worth aiming for when output planes are small. */
 #define CONV_MIN_COLS 1024
+/* Phase planes are used for strides up to this (every real network); larger ones, and
+ * geometries whose padded planes would dwarf the columns, take the generic loops. */
+#define PH_MAX_STRIDE 4
+#define PH_MAX_EXTENT ((int64_t)1 << 28)
+/* Direct path: taps at most, flat outputs per band, and the stack buffers per thread. */
+#define SC_MAX_TAPS 256
+#define SC_BAND     1024
+#define SC_IN_CAP   8192
+#define SC_MAX_CO   6
+#define SC_VL       8
+/* Floats read past the phase planes: a block of the last flat row and a tap's shift. */
+#define SC_SLACK(rs) (4 * SC_VL + (rs))
+#define SC_OUT_CAP   (SC_MAX_CO * 2048)
 
-static bool is_depthwise(const struct au_conv2d *p)
+typedef float sc_vec __attribute__((vector_size(SC_VL * sizeof(float))));
+_Static_assert(SC_VL == 8, "sc_block spells out a broadcast of SC_VL lanes");
+
+/* A padded input plane stored as stride phases: padded (row, col) = (j * sh + a, k * sw +
+ * b) lives in the plane of phase (a, b) at [j, k]. A tap at padded offset (ki*dh, kj*dw)
+ * then reads phase ((ki*dh) % sh, (kj*dw) % sw) from [r + ki*dh/sh, o + kj*dw/sw]: a
+ * contiguous run over o, for every stride. Only phases some tap reads are stored. */
+struct phases {
+    int64_t rs, rows, plane; /* floats per phase row, rows held, rows * rs */
+    int n_a, n_b;            /* phases stored per axis */
+    int slot_a[PH_MAX_STRIDE], slot_b[PH_MAX_STRIDE]; /* phase -> storage slot, -1 unused */
+};
+
+static bool is_single_channel(const struct au_conv2d *p)
 {
-    return p->group > 1 && p->group == p->c_in && p->c_out % p->c_in == 0;
+    return p->c_in == p->group && p->c_out % p->c_in == 0;
 }
 
 static bool is_pointwise(const struct au_conv2d *p)
@@ -24,6 +51,106 @@ static bool is_pointwise(const struct au_conv2d *p)
     return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 &&
            g->oh == g->h && g->ow == g->w;
 }
+
+/* Phase layout for nrows output rows; false if a stride is too large for it. */
+static bool phases_init(const struct au_win2d *g, int64_t nrows, struct phases *ph)
+{
+    if (g->sh > PH_MAX_STRIDE || g->sw > PH_MAX_STRIDE)
+        return false;
+    ph->rs = g->ow + (g->kw - 1) * g->dw / g->sw;
+    ph->rows = nrows + (g->kh - 1) * g->dh / g->sh;
+    if (ph->rs >= PH_MAX_EXTENT || ph->rows >= PH_MAX_EXTENT)
+        return false; /* keeps every size below in range */
+    ph->plane = ph->rows * ph->rs;
+    for (int i = 0; i < PH_MAX_STRIDE; i++)
+        ph->slot_a[i] = ph->slot_b[i] = -1;
+    ph->n_a = ph->n_b = 0;
+    for (int64_t ki = 0; ki < g->kh && ph->n_a < g->sh; ki++) {
+        int a = (int)(ki * g->dh % g->sh);
+        if (ph->slot_a[a] < 0)
+            ph->slot_a[a] = ph->n_a++;
+    }
+    for (int64_t kj = 0; kj < g->kw && ph->n_b < g->sw; kj++) {
+        int b = (int)(kj * g->dw % g->sw);
+        if (ph->slot_b[b] < 0)
+            ph->slot_b[b] = ph->n_b++;
+    }
+    return true;
+}
+
+static int64_t phases_floats(const struct phases *ph)
+{
+    return ph->n_a * ph->n_b * ph->plane;
+}
+
+/* Offset of tap (ki, kj) from output (0, 0) in the phase buffer. */
+static int64_t tap_offset(const struct au_win2d *g, const struct phases *ph, int64_t ki, int64_t kj)
+{
+    int64_t a = ki * g->dh % g->sh, b = kj * g->dw % g->sw;
+    int64_t slot = ph->slot_a[a] * ph->n_b + ph->slot_b[b];
+    return slot * ph->plane + ki * g->dh / g->sh * ph->rs + kj * g->dw / g->sw;
+}
+
+/* n floats with fixed-size vector copies, the last one overlapping: no per-element loop. */
+static inline __attribute__((always_inline)) void copy_floats(float *restrict dst,
+                                                              const float *restrict src, int64_t n)
+{
+    if (n >= 8) {
+        int64_t i = 0;
+        for (; i + 8 <= n; i += 8)
+            memcpy(dst + i, src + i, 8 * sizeof(float));
+        if (i < n)
+            memcpy(dst + n - 8, src + n - 8, 8 * sizeof(float));
+    } else if (n >= 4) {
+        memcpy(dst, src, 4 * sizeof(float));
+        memcpy(dst + n - 4, src + n - 4, 4 * sizeof(float));
+    } else {
+        for (int64_t i = 0; i < n; i++)
+            dst[i] = src[i];
+    }
+}
+
+/* dst[k] = src[k * sw] for k in [0, n). */
+static inline __attribute__((always_inline)) void
+gather_row(float *restrict dst, const float *restrict src, int64_t sw, int64_t n)
+{
+    if (sw == 1)
+        copy_floats(dst, src, n);
+    else if (sw == 2)
+        for (int64_t k = 0; k < n; k++)
+            dst[k] = src[2 * k];
+    else
+        for (int64_t k = 0; k < n; k++)
+            dst[k] = src[k * sw];
+}
+
+/* Load padded rows j0 * sh .. of plane x into phase planes that start out zeroed. Rows
+ * inside the input get their input columns only: the padding columns are the same for
+ * every row and never written otherwise. Rows outside stay zero unless earlier bands
+ * put data there (rezero). */
+AU_KERN_CLONES
+static void phases_load(const struct au_win2d *g, const struct phases *ph, const float *x,
+                        int64_t j0, bool rezero, float *buf)
+{
+    for (int a = 0; a < g->sh; a++) {
+        for (int b = 0; b < g->sw; b++) {
+            if (ph->slot_a[a] < 0 || ph->slot_b[b] < 0)
+                continue;
+            float *dst = buf + (ph->slot_a[a] * ph->n_b + ph->slot_b[b]) * ph->plane;
+            int64_t lo, hi, off = b - g->pl; /* phase column k reads input column k*sw+off */
+            au_kern_range(off, g->sw, g->w, ph->rs, &lo, &hi);
+            for (int64_t j = 0; j < ph->rows; j++, dst += ph->rs) {
+                int64_t ih = (j0 + j) * g->sh + a - g->pt;
+                if (ih >= 0 && ih < g->h)
+                    gather_row(dst + lo, x + ih * g->w + lo * g->sw + off, g->sw, hi - lo);
+                else if (rezero)
+                    memset(dst, 0, (size_t)ph->rs * sizeof(float));
+            }
+        }
+    }
+}
+
+/* ---- im2col + sgemm ---- */
 
 /* Images per im2col buffer. */
 static int64_t conv_batch(const struct au_conv2d *p)
@@ -35,17 +162,26 @@ static int64_t conv_batch(const struct au_conv2d *p)
     return nb < p->n ? nb : p->n;
 }
 
+/* Phase planes for im2col, or false for the generic unfold: they would hold more than
+ * twice the column rows they feed (huge dilations or pads). */
+static bool col_phases(const struct au_win2d *g, struct phases *ph)
+{
+    return phases_init(g, g->oh, ph) && phases_floats(ph) <= 2 * g->kh * g->kw * g->oh * g->ow + 64;
+}
+
 size_t au_kern_conv2d_scratch(const struct au_conv2d *p)
 {
-    if (is_depthwise(p))
-        return (size_t)(2 * p->g.kw) * sizeof(int64_t);
+    const struct au_win2d *g = &p->g;
+    if (is_single_channel(p))
+        return (size_t)(2 * g->kw) * sizeof(int64_t);
     if (is_pointwise(p))
         return 0;
-    int64_t nb = conv_batch(p);
-    int64_t k = p->c_in / p->group * p->g.kh * p->g.kw;
-    size_t rows = (size_t)(k + (nb > 1 ? p->c_out / p->group : 0)); /* + batched sgemm out */
-    size_t nbytes;
-    if (au_mul_overflow(rows, (size_t)(nb * p->g.oh * p->g.ow), &nbytes) ||
+    int64_t nb = conv_batch(p), cin_g = p->c_in / p->group;
+    struct phases ph;
+    size_t rows = (size_t)(cin_g * g->kh * g->kw + (nb > 1 ? p->c_out / p->group : 0));
+    size_t pad = col_phases(g, &ph) ? (size_t)phases_floats(&ph) : 0, nbytes;
+    if (au_mul_overflow(rows, (size_t)(nb * g->oh * g->ow), &nbytes) ||
+        au_mul_overflow(pad, (size_t)cin_g, &pad) || au_add_overflow(nbytes, pad, &nbytes) ||
         au_mul_overflow(nbytes, sizeof(float), &nbytes))
         return SIZE_MAX;
     return nbytes;
@@ -53,8 +189,9 @@ size_t au_kern_conv2d_scratch(const struct au_conv2d *p)
 
 struct col_job {
     const struct au_win2d *g;
-    const float *x; /* one image's channels of this group */
-    float *col;
+    const struct phases *ph; /* NULL: generic unfold */
+    const float *x;          /* one image's channels of this group */
+    float *col, *pad;
     int64_t ld;
 };
 
@@ -78,6 +215,34 @@ static void col_row(float *restrict dst, const float *restrict src, int64_t sw, 
         dst[o] = 0.0f;
 }
 
+/* Generic unfold of channel xc into rows (ki, kj) of length oh*ow, row stride ld. */
+static void unfold_generic(const struct au_win2d *g, const float *xc, float *rows, int64_t ld)
+{
+    for (int64_t ki = 0; ki < g->kh; ki++) {
+        int64_t hoff = ki * g->dh - g->pt, hlo, hhi;
+        au_kern_range(hoff, g->sh, g->h, g->oh, &hlo, &hhi);
+        for (int64_t kj = 0; kj < g->kw; kj++) {
+            float *row = rows + (ki * g->kw + kj) * ld;
+            int64_t woff = kj * g->dw - g->pl, wlo, whi;
+            au_kern_range(woff, g->sw, g->w, g->ow, &wlo, &whi);
+            memset(row, 0, (size_t)(hlo * g->ow) * sizeof(float));
+            for (int64_t r = hlo; r < hhi; r++)
+                col_row(row + r * g->ow, xc + (r * g->sh + hoff) * g->w, g->sw, woff, wlo, whi,
+                        g->ow);
+            memset(row + hhi * g->ow, 0, (size_t)((g->oh - hhi) * g->ow) * sizeof(float));
+        }
+    }
+}
+
+/* oh runs of n floats, source rows rs apart, into consecutive rows of dst. */
+AU_KERN_CLONES
+static void copy_runs(float *restrict dst, const float *restrict src, int64_t oh, int64_t rs,
+                      int64_t n)
+{
+    for (int64_t r = 0; r < oh; r++)
+        copy_floats(dst + r * n, src + r * rs, n);
+}
+
 /* Unfold channels [lo, hi) of one image into rows (ch, ki, kj) of length oh*ow, row
  * stride ld; taps in the padding become zeros. */
 static void im2col_channels(void *arg, int64_t lo, int64_t hi)
@@ -86,27 +251,24 @@ static void im2col_channels(void *arg, int64_t lo, int64_t hi)
     const struct au_win2d *g = j->g;
     for (int64_t ch = lo; ch < hi; ch++) {
         const float *xc = j->x + ch * g->h * g->w;
-        for (int64_t ki = 0; ki < g->kh; ki++) {
-            int64_t hoff = ki * g->dh - g->pt, hlo, hhi;
-            au_kern_range(hoff, g->sh, g->h, g->oh, &hlo, &hhi);
-            for (int64_t kj = 0; kj < g->kw; kj++) {
-                float *row = j->col + ((ch * g->kh + ki) * g->kw + kj) * j->ld;
-                int64_t woff = kj * g->dw - g->pl, wlo, whi;
-                au_kern_range(woff, g->sw, g->w, g->ow, &wlo, &whi);
-                memset(row, 0, (size_t)(hlo * g->ow) * sizeof(float));
-                for (int64_t r = hlo; r < hhi; r++)
-                    col_row(row + r * g->ow, xc + (r * g->sh + hoff) * g->w, g->sw, woff, wlo, whi,
-                            g->ow);
-                memset(row + hhi * g->ow, 0, (size_t)((g->oh - hhi) * g->ow) * sizeof(float));
-            }
+        float *rows = j->col + ch * g->kh * g->kw * j->ld;
+        if (!j->ph) {
+            unfold_generic(g, xc, rows, j->ld);
+            continue;
         }
+        float *pad = j->pad + ch * phases_floats(j->ph);
+        phases_load(g, j->ph, xc, 0, false, pad);
+        for (int64_t ki = 0; ki < g->kh; ki++)
+            for (int64_t kj = 0; kj < g->kw; kj++)
+                copy_runs(rows + (ki * g->kw + kj) * j->ld, pad + tap_offset(g, j->ph, ki, kj),
+                          g->oh, j->ph->rs, g->ow);
     }
 }
 
-static void im2col(const struct au_win2d *g, int64_t c, const float *x, float *col, int64_t ld)
+static void im2col(const struct col_job *job, int64_t c)
 {
-    struct col_job job = {g, x, col, ld};
-    au_kern_parallel(c, g->kh * g->kw * g->oh * g->ow, im2col_channels, &job);
+    const struct au_win2d *g = job->g;
+    au_kern_parallel(c, g->kh * g->kw * g->oh * g->ow, im2col_channels, (void *)job);
 }
 
 static void fill_bias(float *y, int64_t rows, int64_t len, const float *bias)
@@ -157,12 +319,20 @@ static void conv_im2col(const struct au_conv2d *p, const float *x, const float *
     int64_t hw_in = g->h * g->w, hw = g->oh * g->ow, nb_max = conv_batch(p);
     int64_t cin_g = p->c_in / p->group, cout_g = p->c_out / p->group, k = cin_g * g->kh * g->kw;
     float *tmp = scratch + k * nb_max * hw;
+    struct phases ph;
+    struct col_job job = {g, col_phases(g, &ph) ? &ph : NULL, NULL, NULL, NULL, 0};
+    job.pad = tmp + (nb_max > 1 ? cout_g * nb_max * hw : 0);
+    if (job.ph) /* the padding of every image lands in the same places: zero it once */
+        memset(job.pad, 0, (size_t)(cin_g * phases_floats(&ph)) * sizeof(float));
     for (int64_t n0 = 0; n0 < p->n; n0 += nb_max) {
         int64_t nb = p->n - n0 < nb_max ? p->n - n0 : nb_max, ld = nb * hw;
+        job.ld = ld;
         for (int64_t grp = 0; grp < p->group; grp++) {
-            for (int64_t i = 0; i < nb; i++)
-                im2col(g, cin_g, x + ((n0 + i) * p->c_in + grp * cin_g) * hw_in, scratch + i * hw,
-                       ld);
+            for (int64_t i = 0; i < nb; i++) {
+                job.x = x + ((n0 + i) * p->c_in + grp * cin_g) * hw_in;
+                job.col = scratch + i * hw;
+                im2col(&job, cin_g);
+            }
             const float *wg = w + grp * cout_g * k, *bg = bias ? bias + grp * cout_g : NULL;
             float *yg = y + (n0 * p->c_out + grp * cout_g) * hw;
             if (nb == 1) {
@@ -178,19 +348,22 @@ static void conv_im2col(const struct au_conv2d *p, const float *x, const float *
     }
 }
 
-/* Depthwise column bookkeeping, shared by every row: each kernel column's valid output
- * range, and the interior [in_lo, in_hi) where every column is valid. */
-struct dw_cols {
+/* ---- one input channel per group: direct ---- */
+
+/* Every output is bias, then w * x tap by tap in row-major order, padding taps adding
+ * w * 0 as the zero-padded input of the ONNX definition (and im2col) does, so an Inf or
+ * NaN weight from a fault poisons the same outputs on every path. Both the fast and the
+ * generic code below keep exactly that order: their results are bit-identical. */
+
+/* Generic code: column ranges of every kernel column, shared by all rows. */
+struct sc_cols {
     const int64_t *lo, *hi;
-    int64_t in_lo, in_hi;
 };
 
-/* Accumulate every tap of output row oh into yrow, tap by tap. A padding tap adds w * 0,
- * as the zero-padded input of the ONNX definition (and im2col) does, so an Inf or NaN
- * weight from a fault poisons the same outputs on every conv path. */
+/* Accumulate every tap of output row oh into yrow, tap by tap. */
 AU_KERN_CLONES
-static void dw_taps(const struct au_win2d *g, const struct dw_cols *c, const float *xp,
-                    const float *wp, int64_t oh, float *restrict yrow)
+static void sc_taps(const struct au_win2d *g, struct sc_cols c, const float *xp, const float *wp,
+                    int64_t oh, float *restrict yrow)
 {
     for (int64_t ki = 0; ki < g->kh; ki++) {
         int64_t ih = oh * g->sh + ki * g->dh - g->pt;
@@ -198,7 +371,7 @@ static void dw_taps(const struct au_win2d *g, const struct dw_cols *c, const flo
         const float *restrict xrow = xp + (row_in ? ih : 0) * g->w;
         for (int64_t kj = 0; kj < g->kw; kj++) {
             int64_t off = kj * g->dw - g->pl;
-            int64_t lo = row_in ? c->lo[kj] : g->ow, hi = row_in ? c->hi[kj] : g->ow;
+            int64_t lo = row_in ? c.lo[kj] : g->ow, hi = row_in ? c.hi[kj] : g->ow;
             float wv = wp[ki * g->kw + kj], z = wv * 0.0f;
             for (int64_t o = 0; o < lo; o++)
                 yrow[o] += z;
@@ -210,131 +383,212 @@ static void dw_taps(const struct au_win2d *g, const struct dw_cols *c, const flo
     }
 }
 
-/* Interior of a K x K row with every tap valid: all taps in registers, one store per
- * output. Same summation order as dw_taps (bias, then row-major taps), so the split
- * between the two paths never changes a bit. K and SW are constants after inlining. */
+/* Vectors of co channels at x + off[v], v < nv: out[c * ld + i] = b[c] + sum over taps t
+ * of w[c * n_taps + t] * x[toff[t] + i]. The vectors start at o, o + SC_VL, .. but none
+ * past n - SC_VL: the last block of a span ends at n, and outputs it computes twice come
+ * out the same. co and nv are constants after inlining, so the co x nv accumulators stay
+ * in registers and each load feeds co channels. */
 static inline __attribute__((always_inline)) void
-dw_fused(int K, int64_t SW, const float *const *rows, int64_t dw, int64_t off0, const float *wp,
-         float bias, int64_t a, int64_t b, float *restrict yrow)
+sc_block(int co, int nv, const float *x, const int64_t *toff, int64_t n_taps, const float *w,
+         const float *b, float *out, int64_t ld, int64_t o, int64_t n)
 {
-    for (int64_t o = a; o < b; o++) {
-        float acc = bias;
-        for (int ki = 0; ki < K; ki++)
-            for (int kj = 0; kj < K; kj++)
-                acc += wp[ki * K + kj] * rows[ki][o * SW + off0 + kj * dw];
-        yrow[o] = acc;
-    }
-}
-
-/* Returns false when no specialisation fits (then dw_taps does the row). */
-AU_KERN_CLONES
-static bool dw_interior(const struct au_win2d *g, const float *const *rows, const float *wp,
-                        float bias, int64_t a, int64_t b, float *restrict yrow)
-{
-    int64_t off0 = -g->pl;
-    if (g->kh == 3 && g->kw == 3 && g->sw == 1)
-        dw_fused(3, 1, rows, g->dw, off0, wp, bias, a, b, yrow);
-    else if (g->kh == 3 && g->kw == 3 && g->sw == 2)
-        dw_fused(3, 2, rows, g->dw, off0, wp, bias, a, b, yrow);
-    else if (g->kh == 5 && g->kw == 5 && g->sw == 1)
-        dw_fused(5, 1, rows, g->dw, off0, wp, bias, a, b, yrow);
-    else if (g->kh == 5 && g->kw == 5 && g->sw == 2)
-        dw_fused(5, 2, rows, g->dw, off0, wp, bias, a, b, yrow);
-    else
-        return false;
-    return true;
-}
-
-/* One edge output of a row whose kernel rows are all valid: a handful per row, so a
- * scalar loop beats setting up a vector loop per tap. Same summation order. */
-static float dw_edge(const struct au_win2d *g, const float *const *rows, const float *wp,
-                     float bias, int64_t o)
-{
-    float acc = bias;
-    int64_t iw0 = o * g->sw - g->pl, lo, hi;
-    au_kern_range(iw0, g->dw, g->w, g->kw, &lo, &hi);
-    for (int64_t ki = 0; ki < g->kh; ki++) {
-        for (int64_t kj = 0; kj < g->kw; kj++) {
-            float xv = kj >= lo && kj < hi ? rows[ki][iw0 + kj * g->dw] : 0.0f; /* pad = 0 */
-            acc += wp[ki * g->kw + kj] * xv;
+    /* Zeroed only because GCC cannot see that just [co][nv] is read; after unrolling
+     * the accumulators live in registers and the zeroing is dead. */
+    sc_vec acc[SC_MAX_CO][4] = {{{0}}};
+    int64_t off[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++)
+        off[v] = o + v * SC_VL < n - SC_VL ? o + v * SC_VL : n - SC_VL;
+#pragma GCC unroll 8
+    for (int c = 0; c < co; c++)
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++)
+            acc[c][v] = (sc_vec){b[c], b[c], b[c], b[c], b[c], b[c], b[c], b[c]};
+    for (int64_t t = 0; t < n_taps; t++) {
+        const float *xt = x + toff[t];
+        sc_vec xv[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++)
+            memcpy(&xv[v], xt + off[v], sizeof(sc_vec));
+#pragma GCC unroll 8
+        for (int c = 0; c < co; c++) {
+            float wc = w[c * n_taps + t];
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++)
+                acc[c][v] += wc * xv[v];
         }
     }
-    return acc;
+#pragma GCC unroll 8
+    for (int c = 0; c < co; c++)
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++)
+            memcpy(out + c * ld + off[v], &acc[c][v], sizeof(sc_vec));
 }
 
-static void fill(float *y, int64_t a, int64_t b, float v)
+/* Outputs [0, n), n >= SC_VL, in blocks of nv vectors. */
+static inline __attribute__((always_inline)) void sc_blocks(int co, int nv, const float *x,
+                                                            const int64_t *toff, int64_t n_taps,
+                                                            const float *w, const float *b,
+                                                            float *out, int64_t ld, int64_t n)
 {
-    for (int64_t o = a; o < b; o++)
-        y[o] = v;
+    for (int64_t o = 0; o < n; o += nv * SC_VL)
+        sc_block(co, nv, x, toff, n_taps, w, b, out, ld, o, n);
 }
 
-/* Output row oh of one depthwise plane: fused interior plus scalar edges when a K x K
- * specialisation fits and every kernel row is inside the input, else tap by tap. */
-static void dw_row(const struct au_win2d *g, const struct dw_cols *c, const float *xp,
-                   const float *wp, float bias, int64_t oh, float *yrow)
+/* Outputs [0, n), n >= SC_VL, of co (<= SC_MAX_CO) channels: blocks as wide as the
+ * registers allow (co x nv <= 12 accumulators) and the span needs. */
+static inline __attribute__((always_inline)) void sc_span(int co, const float *x,
+                                                          const int64_t *toff, int64_t n_taps,
+                                                          const float *w, const float *b,
+                                                          float *out, int64_t ld, int64_t n)
 {
-    int64_t ih0 = oh * g->sh - g->pt, ih_last = ih0 + (g->kh - 1) * g->dh;
-    const float *rows[5];
-    bool fused = g->kh <= 5 && ih0 >= 0 && ih_last < g->h && c->in_lo < c->in_hi;
-    for (int64_t ki = 0; fused && ki < g->kh; ki++)
-        rows[ki] = xp + (ih0 + ki * g->dh) * g->w;
-    if (fused && dw_interior(g, rows, wp, bias, c->in_lo, c->in_hi, yrow)) {
-        for (int64_t o = 0; o < c->in_lo; o++)
-            yrow[o] = dw_edge(g, rows, wp, bias, o);
-        for (int64_t o = c->in_hi; o < g->ow; o++)
-            yrow[o] = dw_edge(g, rows, wp, bias, o);
+    int64_t q = (n + SC_VL - 1) / SC_VL; /* vectors needed */
+    int nv = q >= 4 && co <= 3 ? 4 : q >= 2 ? 2 : 1;
+#define SC_NV_CASE(co_, nv_)                                                                       \
+    case (co_)*8 + (nv_):                                                                          \
+        sc_blocks(co_, nv_, x, toff, n_taps, w, b, out, ld, n);                                    \
+        break;
+    switch (co * 8 + nv) {
+        SC_NV_CASE(1, 4)
+        SC_NV_CASE(1, 2) SC_NV_CASE(1, 1) SC_NV_CASE(2, 4) SC_NV_CASE(2, 2) SC_NV_CASE(2, 1)
+            SC_NV_CASE(3, 4) SC_NV_CASE(3, 2) SC_NV_CASE(3, 1) SC_NV_CASE(4, 2) SC_NV_CASE(4, 1)
+                SC_NV_CASE(5, 2) SC_NV_CASE(5, 1) SC_NV_CASE(6, 2) SC_NV_CASE(6, 1) default
+            : AU_ASSERT(!"sc_span: co out of range");
+    }
+#undef SC_NV_CASE
+}
+
+/* co (<= SC_MAX_CO) channels of output rows [r0, r0 + nr) of one band in buf. Rows of
+ * at least SC_VL outputs go straight to y (channel planes hw apart); narrower ones are
+ * computed flat, garbage columns and all, into out and copied. */
+AU_KERN_CLONES
+static void sc_band(const struct au_win2d *g, int co, const float *buf, const int64_t *toff,
+                    const float *w, const float *b, int64_t rs, int64_t r0, int64_t nr, float *y,
+                    float *out)
+{
+    int64_t taps = g->kh * g->kw, hw = g->oh * g->ow;
+    if (g->ow >= SC_VL) {
+        for (int64_t r = 0; r < nr; r++)
+            sc_span(co, buf + r * rs, toff, taps, w, b, y + (r0 + r) * g->ow, hw, g->ow);
         return;
     }
-    fill(yrow, 0, g->ow, bias);
-    dw_taps(g, c, xp, wp, oh, yrow);
+    int64_t len = (nr * rs + SC_VL - 1) / SC_VL * SC_VL;
+    sc_span(co, buf, toff, taps, w, b, out, len, len);
+    for (int c = 0; c < co; c++)
+        for (int64_t r = 0; r < nr; r++)
+            copy_floats(y + c * hw + (r0 + r) * g->ow, out + c * len + r * rs, g->ow);
 }
 
-struct dw_job {
+struct sc_job {
     const struct au_conv2d *p;
-    const struct dw_cols *c;
+    struct sc_cols cols;
     const float *x, *w, *bias;
     float *y;
+    int64_t band;     /* output rows per band; 0: generic code */
+    struct phases ph; /* layout of one band */
+    int64_t toff[SC_MAX_TAPS];
 };
 
-/* Planes [lo, hi) of the output, plane = image * c_out + output channel. */
-static void dw_planes(void *arg, int64_t lo, int64_t hi)
+/* Output channels [oc0, oc0 + mult) of one plane, tap by tap (any geometry). */
+static void sc_plane_generic(const struct sc_job *j, const float *xp, int64_t oc0, float *yp)
 {
-    const struct dw_job *j = arg;
-    const struct au_conv2d *p = j->p;
-    const struct au_win2d *g = &p->g;
-    int64_t mult = p->c_out / p->c_in, hw_in = g->h * g->w, hw = g->oh * g->ow;
-    for (int64_t pl = lo; pl < hi; pl++) {
-        int64_t n = pl / p->c_out, oc = pl % p->c_out;
-        const float *xp = j->x + (n * p->c_in + oc / mult) * hw_in;
-        const float *wp = j->w + oc * g->kh * g->kw;
-        float *yp = j->y + pl * hw, b = j->bias ? j->bias[oc] : 0.0f;
-        for (int64_t oh = 0; oh < g->oh; oh++)
-            dw_row(g, j->c, xp, wp, b, oh, yp + oh * g->ow);
+    const struct au_win2d *g = &j->p->g;
+    int64_t hw = g->oh * g->ow, taps = g->kh * g->kw, mult = j->p->c_out / j->p->c_in;
+    for (int64_t m = 0; m < mult; m++) {
+        float b = j->bias ? j->bias[oc0 + m] : 0.0f;
+        for (int64_t oh = 0; oh < g->oh; oh++) {
+            float *yrow = yp + m * hw + oh * g->ow;
+            for (int64_t o = 0; o < g->ow; o++)
+                yrow[o] = b;
+            sc_taps(g, j->cols, xp, j->w + (oc0 + m) * taps, oh, yrow);
+        }
     }
 }
 
-/* ranges: scratch for 2 * kw int64 column ranges. */
-static void conv_depthwise(const struct au_conv2d *p, const float *x, const float *w,
-                           const float *bias, float *y, int64_t *ranges)
+/* The same channels band by band from phase planes in buf (zeroed before the first
+ * plane); out is staging for narrow rows. */
+static void sc_plane_fast(const struct sc_job *j, const float *xp, int64_t oc0, float *yp,
+                          float *buf, float *out)
+{
+    const struct au_win2d *g = &j->p->g;
+    int64_t taps = g->kh * g->kw, mult = j->p->c_out / j->p->c_in;
+    float b[SC_MAX_CO];
+    for (int64_t r0 = 0; r0 < g->oh; r0 += j->band) {
+        int64_t nr = g->oh - r0 < j->band ? g->oh - r0 : j->band;
+        phases_load(g, &j->ph, xp, r0, j->band < g->oh, buf);
+        for (int64_t m0 = 0; m0 < mult; m0 += SC_MAX_CO) {
+            int co = (int)(mult - m0 < SC_MAX_CO ? mult - m0 : SC_MAX_CO);
+            for (int c = 0; c < co; c++)
+                b[c] = j->bias ? j->bias[oc0 + m0 + c] : 0.0f;
+            sc_band(g, co, buf, j->toff, j->w + (oc0 + m0) * taps, b, j->ph.rs, r0, nr,
+                    yp + m0 * g->oh * g->ow, out);
+        }
+    }
+}
+
+/* Planes [lo, hi) of the input, plane = image * c_in + channel; each feeds mult outputs. */
+static void sc_planes(void *arg, int64_t lo, int64_t hi)
+{
+    const struct sc_job *j = arg;
+    const struct au_conv2d *p = j->p;
+    int64_t mult = p->c_out / p->c_in, hw_in = p->g.h * p->g.w, hw = p->g.oh * p->g.ow;
+    float buf[SC_IN_CAP], out[SC_OUT_CAP];
+    if (j->band > 0) /* flat outputs past the band read past the planes: zeros too */
+        memset(buf, 0, (size_t)(phases_floats(&j->ph) + SC_SLACK(j->ph.rs)) * sizeof(float));
+    for (int64_t pl = lo; pl < hi; pl++) {
+        int64_t ci = pl % p->c_in;
+        const float *xp = j->x + pl * hw_in;
+        float *yp = j->y + (pl / p->c_in * p->c_out + ci * mult) * hw;
+        if (j->band > 0)
+            sc_plane_fast(j, xp, ci * mult, yp, buf, out);
+        else
+            sc_plane_generic(j, xp, ci * mult, yp);
+    }
+}
+
+/* Output rows per band that fit the stack buffers, or 0 (generic code). */
+static int64_t sc_band_rows(const struct au_win2d *g)
+{
+    struct phases ph;
+    if (g->kh * g->kw > SC_MAX_TAPS || !phases_init(g, 1, &ph))
+        return 0;
+    int64_t band = SC_BAND / ph.rs > 1 ? SC_BAND / ph.rs : 1;
+    band = band < g->oh ? band : g->oh;
+    for (; band > 0; band /= 2) {
+        phases_init(g, band, &ph);
+        int64_t len = (band * ph.rs + SC_VL - 1) / SC_VL * SC_VL;
+        if (phases_floats(&ph) + SC_SLACK(ph.rs) <= SC_IN_CAP && SC_MAX_CO * len <= SC_OUT_CAP)
+            return band;
+    }
+    return 0;
+}
+
+/* ranges: scratch for 2 * kw int64 column ranges (generic code). */
+static void conv_single_channel(const struct au_conv2d *p, const float *x, const float *w,
+                                const float *bias, float *y, int64_t *ranges)
 {
     const struct au_win2d *g = &p->g;
+    struct sc_job j = {.p = p, .x = x, .w = w, .bias = bias, .y = y, .band = sc_band_rows(g)};
     int64_t *lo = ranges, *hi = ranges + g->kw;
-    struct dw_cols c = {lo, hi, 0, g->ow};
-    for (int64_t kj = 0; kj < g->kw; kj++) {
+    for (int64_t kj = 0; kj < g->kw; kj++)
         au_kern_range(kj * g->dw - g->pl, g->sw, g->w, g->ow, &lo[kj], &hi[kj]);
-        c.in_lo = lo[kj] > c.in_lo ? lo[kj] : c.in_lo;
-        c.in_hi = hi[kj] < c.in_hi ? hi[kj] : c.in_hi;
+    j.cols = (struct sc_cols){lo, hi};
+    if (j.band > 0) {
+        phases_init(g, j.band, &j.ph);
+        for (int64_t ki = 0; ki < g->kh; ki++)
+            for (int64_t kj = 0; kj < g->kw; kj++)
+                j.toff[ki * g->kw + kj] = tap_offset(g, &j.ph, ki, kj);
     }
-    struct dw_job job = {p, &c, x, w, bias, y};
-    au_kern_parallel(p->n * p->c_out, g->oh * g->ow * g->kh * g->kw, dw_planes, &job);
+    au_kern_parallel(p->n * p->c_in, p->c_out / p->c_in * g->oh * g->ow * g->kh * g->kw, sc_planes,
+                     &j);
 }
 
 void au_kern_conv2d(const struct au_conv2d *p, const float *x, const float *w, const float *bias,
                     float *y, void *scratch)
 {
     AU_ASSERT(p->group >= 1 && p->c_in % p->group == 0 && p->c_out % p->group == 0);
-    if (is_depthwise(p))
-        conv_depthwise(p, x, w, bias, y, scratch);
+    if (is_single_channel(p))
+        conv_single_channel(p, x, w, bias, y, scratch);
     else if (is_pointwise(p))
         conv_pointwise(p, x, w, bias, y);
     else
