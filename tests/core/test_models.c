@@ -191,7 +191,8 @@ static void check_compact(struct au_graph *g, const char *name)
     free(full);
 }
 
-static void test_model(const char *root, const char *name)
+/* Returns 1 if name.json described a model (and it was tested), 0 otherwise. */
+static int test_model(const char *root, const char *name)
 {
     char path[1024], xp[1024], yp[1024], lp[1024];
     snprintf(path, sizeof(path), "%s/models/%s.json", root, name);
@@ -200,7 +201,11 @@ static void test_model(const char *root, const char *name)
     free(js);
     if (!meta) {
         printf("%s: SKIP (no %s)\n", name, path);
-        return;
+        return 0;
+    }
+    if (!json_str(meta, "onnx")) { /* e.g. charlm_vocab.json: not a model description */
+        cJSON_Delete(meta);
+        return 0;
     }
     snprintf(xp, sizeof(xp), "%s/models/%s", root, json_str(meta, "eval_x"));
     snprintf(yp, sizeof(yp), "%s/models/%s", root, json_str(meta, "eval_y"));
@@ -248,6 +253,7 @@ out:
     au_dataset_fini(&ds);
     au_graph_free(g);
     cJSON_Delete(meta);
+    return 1;
 }
 
 int main(void)
@@ -265,8 +271,7 @@ int main(void)
         if (len > 5 && strcmp(e->d_name + len - 5, ".json") == 0) {
             char name[256];
             snprintf(name, sizeof(name), "%.*s", (int)(len - 5), e->d_name);
-            test_model(root, name);
-            n++;
+            n += test_model(root, name);
         }
     }
     if (dp)
