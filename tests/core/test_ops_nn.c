@@ -572,6 +572,123 @@ static void test_conv_run_refuses_short_scratch(void)
     tb_fini(&w);
 }
 
+/* One input channel per group (depthwise, and stems such as LeNet's conv1) runs direct:
+ * channel multipliers 1..13 (register blocks of up to 6 and their remainders), strides
+ * 1..4, dilations 1..3, rows narrower and wider than a vector, planes in several bands. */
+static void test_conv_single_channel_matches_reference_on_random_shapes(void)
+{
+    int done = 0;
+    for (int t = 0; t < 200; t++) {
+        struct conv_case c = {.n_sp = (int)rint_in(1, 2), .n = rint_in(1, 2), .bias = rnd() & 1};
+        c.group = c.c_in = rint_in(1, 3);
+        c.c_out = c.c_in * rint_in(1, 13);
+        c.auto_pad = rnd() % 4 == 0 ? (int)rint_in(1, 3) : 0;
+        for (int i = 0; i < c.n_sp; i++)
+            c.dim[i] = (struct ref_dim){.in = rnd() % 4 == 0 ? rint_in(20, 60) : rint_in(1, 20),
+                                        .k = rint_in(1, 5),
+                                        .s = rint_in(1, 4),
+                                        .dl = rint_in(1, 3),
+                                        .pb = rint_in(0, 3),
+                                        .pe = rint_in(0, 3)};
+        done += conv_check(&c);
+    }
+    CHECK(done > 150);
+}
+
+/* Shapes the phase-plane code leaves to the generic loops: more than 256 taps, stride 5,
+ * rows too wide for the direct path's buffers, dilations whose padded planes would dwarf
+ * the im2col columns. Plus the phase layouts with unused phases (stride 4 with a 3-tap
+ * kernel, 1x1 stride 2) and LeNet's and ResNet's layer shapes, batch 2. */
+static void test_conv_fixed_shapes_on_every_path(void)
+{
+    static const struct {
+        int64_t c_in, c_out, group, in, k, s, dl, pad;
+        int n_sp;
+    } cases[] = {
+        {1, 2, 1, 20, 17, 1, 1, 2, 2},   /* direct: 289 taps -> generic */
+        {2, 4, 2, 23, 3, 5, 1, 1, 2},    /* direct: stride 5 -> generic */
+        {1, 3, 1, 5000, 3, 1, 1, 1, 1},  /* direct: row too wide -> generic */
+        {2, 2, 2, 3100, 3, 1, 1, 1, 1},  /* depthwise, too wide */
+        {3, 4, 1, 3, 3, 1, 20, 20, 2},   /* im2col: huge dilation -> generic unfold */
+        {3, 4, 1, 23, 3, 5, 1, 1, 2},    /* im2col: stride 5 -> generic unfold */
+        {3, 5, 1, 21, 3, 4, 1, 1, 2},    /* im2col: stride 4, phase 3 unused */
+        {4, 6, 1, 14, 1, 2, 1, 0, 2},    /* im2col: 1x1 stride 2, one phase */
+        {4, 6, 2, 17, 3, 2, 3, 2, 2},    /* im2col: grouped, dilated, strided */
+        {1, 6, 1, 28, 5, 1, 1, 2, 2},    /* LeNet conv1 */
+        {6, 16, 1, 14, 5, 1, 1, 0, 2},   /* LeNet conv2 */
+        {16, 32, 1, 28, 3, 2, 1, 1, 2},  /* ResNet downsampling */
+        {32, 32, 32, 14, 3, 2, 1, 1, 2}, /* MobileNet depthwise, stride 2 */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct conv_case c = {.n_sp = cases[i].n_sp,
+                              .n = 2,
+                              .c_in = cases[i].c_in,
+                              .c_out = cases[i].c_out,
+                              .group = cases[i].group,
+                              .bias = i % 2 == 0};
+        for (int d = 0; d < c.n_sp; d++)
+            c.dim[d] = (struct ref_dim){.in = d == 0 && c.n_sp == 2 ? cases[i].in - 1 : cases[i].in,
+                                        .k = cases[i].k,
+                                        .s = cases[i].s,
+                                        .dl = cases[i].dl,
+                                        .pb = cases[i].pad,
+                                        .pe = cases[i].pad};
+        CHECK(conv_check(&c));
+    }
+}
+
+/* Runs a depthwise 3x3 pad 1 conv (multiplier 3, an Inf weight) on x [1, 2, 5, w]. */
+static float *dw_conv_run(const float *xv, int64_t w, const float *wv, const float *bv)
+{
+    int64_t pads[4] = {1, 1, 1, 1};
+    struct au_tensor x = {.dtype = AU_DTYPE_F32, .n_dims = 4, .ne = {1, 2, 5, w}};
+    struct au_tensor wt = {.dtype = AU_DTYPE_F32, .n_dims = 4, .ne = {6, 1, 3, 3}};
+    struct au_tensor b = {.dtype = AU_DTYPE_F32, .n_dims = 1, .ne = {6}};
+    x.data = (void *)xv;
+    wt.data = (void *)wv;
+    b.data = (void *)bv;
+    struct node_b nb;
+    nb_init(&nb, "dw", "Conv");
+    nb_ints(&nb, "pads", 4, pads);
+    nb_int(&nb, "group", 2);
+    const struct au_tensor *in[3] = {&x, &wt, &b};
+    struct au_tensor y;
+    struct au_diag d;
+    CHECK_EQ_INT(run_op(&nb.node, 3, in, &y, NULL, &d), 0);
+    return y.data;
+}
+
+/* The direct path and the generic loops it falls back to for rows too wide sum in the
+ * same order, padding taps included: a wide plane (generic) and its first 40 columns
+ * (direct) give the same bits wherever the narrow plane's right padding is not read. */
+static void test_conv_single_channel_paths_agree_bitwise(void)
+{
+    enum { W = 4000, NW = 40 };
+    float *wide = au_malloc_aligned(2 * 5 * W * sizeof(float)), narrow[2 * 5 * NW];
+    float wv[54], bv[6];
+    for (int64_t i = 0; i < 2 * 5 * W; i++)
+        wide[i] = rfloat();
+    for (int i = 0; i < 54; i++)
+        wv[i] = rfloat();
+    for (int i = 0; i < 6; i++)
+        bv[i] = rfloat();
+    wv[9] = INFINITY; /* channel 1, tap (0, 0): NaN where it meets the padding */
+    for (int r = 0; r < 2 * 5; r++)
+        memcpy(narrow + r * NW, wide + (int64_t)r * W, NW * sizeof(float));
+    float *yw = dw_conv_run(wide, W, wv, bv), *yn = dw_conv_run(narrow, NW, wv, bv);
+    int same = 0, nan = 0;
+    for (int r = 0; yw && yn && r < 6 * 5; r++)
+        for (int o = 0; o < NW - 1; o++) {
+            same += memcmp(&yw[(int64_t)r * W + o], &yn[r * NW + o], sizeof(float)) == 0;
+            nan += isnan(yn[r * NW + o]);
+        }
+    CHECK_EQ_INT(same, 6 * 5 * (NW - 1));
+    CHECK_EQ_INT(nan, 5 + NW - 2); /* row 0 and column 0 of channel 1 */
+    au_free_aligned(yw);
+    au_free_aligned(yn);
+    au_free_aligned(wide);
+}
+
 /* ---- MaxPool, AveragePool ---- */
 
 struct pool_case {
@@ -742,6 +859,68 @@ static void test_maxpool_propagates_nan(void)
         CHECK(isnan(((float *)y.data)[0]));
         au_free_aligned(y.data);
     }
+}
+
+/* MaxPool's fused windows (2x2 and 3x3, strides 1 and 2, edges and padding rows going
+ * the generic way) fold exactly as one step at a time in row-major order would: the
+ * first largest value (+0 before -0 if +0 comes first) or the last NaN, payload and all.
+ * Inputs mix NaNs of distinct payloads, signed zeros and infinities. */
+static float fold_step(float v, float m)
+{
+    return (v > m || v != v) ? v : m;
+}
+
+static void test_maxpool_fused_windows_fold_bitwise(void)
+{
+    static const float pick[] = {0.0f, -0.0f, 1.0f, -1.0f, 2.0f, INFINITY, -INFINITY};
+    int bad = 0, done = 0;
+    for (int t = 0; t < 300; t++) {
+        int64_t k = rint_in(2, 3), s = rint_in(1, 2), dl = rnd() % 4 == 0 ? 2 : 1;
+        int64_t h = rint_in(k, 40), w = rint_in(k, 40), pt = rint_in(0, k - 1),
+                pl = rint_in(0, k - 1);
+        int64_t ext = (k - 1) * dl + 1;
+        if (h + 2 * pt < ext || w + 2 * pl < ext || ext <= pt || ext <= pl)
+            continue;
+        int64_t oh = (h + 2 * pt - ext) / s + 1, ow = (w + 2 * pl - ext) / s + 1;
+        int64_t xne[4] = {1, 2, h, w}, ks[2] = {k, k}, st[2] = {s, s}, dil[2] = {dl, dl};
+        int64_t pads[4] = {pt, pl, pt, pl};
+        struct tensor_buf x;
+        tb_init(&x, 4, xne);
+        for (int64_t i = 0; i < 2 * h * w; i++) {
+            uint32_t r = rnd() % 16, nan = 0x7fc00000u | (rnd() & 0x3fffffu) | (rnd() & 1u) << 31;
+            if (r < 2)
+                memcpy(&x.data[i], &nan, sizeof(nan));
+            else if (r < 9)
+                x.data[i] = pick[r - 2];
+        }
+        struct node_b nb;
+        nb_init(&nb, "mp", "MaxPool");
+        nb_ints(&nb, "kernel_shape", 2, ks);
+        nb_ints(&nb, "strides", 2, st);
+        nb_ints(&nb, "dilations", 2, dil);
+        nb_ints(&nb, "pads", 4, pads);
+        const struct au_tensor *in[1] = {&x.t};
+        struct au_tensor y;
+        struct au_diag d;
+        CHECK_EQ_INT(run_op(&nb.node, 1, in, &y, NULL, &d), 0);
+        for (int64_t p = 0; y.data && p < 2; p++)
+            for (int64_t r = 0; r < oh; r++)
+                for (int64_t o = 0; o < ow; o++) {
+                    float m = -INFINITY;
+                    for (int64_t ki = 0; ki < k; ki++)
+                        for (int64_t kj = 0; kj < k; kj++) {
+                            int64_t ih = r * s - pt + ki * dl, iw = o * s - pl + kj * dl;
+                            if (ih >= 0 && ih < h && iw >= 0 && iw < w)
+                                m = fold_step(x.data[(p * h + ih) * w + iw], m);
+                        }
+                    bad += memcmp(&m, &((float *)y.data)[(p * oh + r) * ow + o], sizeof(m)) != 0;
+                }
+        done += y.data != NULL;
+        au_free_aligned(y.data);
+        tb_fini(&x);
+    }
+    CHECK(done > 200);
+    CHECK_EQ_INT(bad, 0);
 }
 
 static void test_pool_errors(void)
@@ -1114,7 +1293,8 @@ static void check_thread_invariant(struct au_node *node, int n_in,
         au_free_aligned(y[t].data);
 }
 
-/* Big enough to split across threads: depthwise, pools, BN, global pools. */
+/* Big enough to split across threads: depthwise, dense single-channel conv, pools, BN,
+ * global pools. */
 static void test_threaded_kernels_are_bit_identical(void)
 {
     int64_t xne[4] = {2, 32, 56, 56}, dwne[4] = {32, 1, 3, 3};
@@ -1142,6 +1322,23 @@ static void test_threaded_kernels_are_bit_identical(void)
         nb_init(&nb, "gp", is_max ? "GlobalMaxPool" : "GlobalAveragePool");
         check_thread_invariant(&nb.node, 1, in_x);
     }
+    /* The direct single-channel conv (a LeNet conv1 on 8 images) and the 2x2 stride-2
+     * MaxPool fast path split by planes too. */
+    int64_t lx_ne[4] = {8, 1, 28, 28}, lw_ne[4] = {6, 1, 5, 5}, lpads[4] = {2, 2, 2, 2};
+    int64_t k2[2] = {2, 2}, s2[2] = {2, 2};
+    struct tensor_buf lx, lw;
+    tb_init(&lx, 4, lx_ne);
+    tb_init(&lw, 4, lw_ne);
+    nb_init(&nb, "conv1", "Conv");
+    nb_ints(&nb, "pads", 4, lpads);
+    const struct au_tensor *in_c1[2] = {&lx.t, &lw.t};
+    check_thread_invariant(&nb.node, 2, in_c1);
+    nb_init(&nb, "pool2x2", "MaxPool");
+    nb_ints(&nb, "kernel_shape", 2, k2);
+    nb_ints(&nb, "strides", 2, s2);
+    check_thread_invariant(&nb.node, 1, in_x);
+    tb_fini(&lx);
+    tb_fini(&lw);
     nb_init(&nb, "bn", "BatchNormalization");
     const struct au_tensor *in_bn[5] = {&x.t, &p[0].t, &p[1].t, &p[2].t, &p[3].t};
     check_thread_invariant(&nb.node, 5, in_bn);
@@ -1169,9 +1366,13 @@ int main(void)
     test_conv_inf_weight_same_on_every_path();
     test_conv_errors_name_node_and_reason();
     test_conv_run_refuses_short_scratch();
+    test_conv_single_channel_matches_reference_on_random_shapes();
+    test_conv_fixed_shapes_on_every_path();
+    test_conv_single_channel_paths_agree_bitwise();
     test_pools_match_reference_on_random_shapes();
     test_pools_onnx_ceil_examples();
     test_maxpool_propagates_nan();
+    test_maxpool_fused_windows_fold_bitwise();
     test_pool_errors();
     test_global_pools_match_reference();
     test_gemm_transposes_and_broadcast_c();
