@@ -419,7 +419,10 @@ static int matmul_batch(const struct au_op_ctx *ctx, struct au_matmul *p, int *y
     const struct au_tensor *a = ctx->in[0], *b = ctx->in[1];
     int ab = a->n_dims > 2 ? a->n_dims - 2 : 0, bb = b->n_dims > 2 ? b->n_dims - 2 : 0;
     int nb = ab > bb ? ab : bb;
-    int64_t sa = p->m * p->k, sb = p->k * p->n; /* dense strides, innermost batch dim first */
+    int64_t sa, sb; /* dense strides, innermost batch dim first */
+    /* A zero dim makes numel 0 however large the others: partial products can overflow. */
+    if (__builtin_mul_overflow(p->m, p->k, &sa) || __builtin_mul_overflow(p->k, p->n, &sb))
+        return au_diag_set(d, AU_OVERFLOW, "%s: MatMul: matrix dims are too large", LBL(ctx));
     p->n_batch = nb;
     for (int i = nb - 1; i >= 0; i--) {
         int ia = i - (nb - ab), ib = i - (nb - bb);
@@ -433,8 +436,8 @@ static int matmul_batch(const struct au_op_ctx *ctx, struct au_matmul *p, int *y
         p->batch[i] = da == 1 ? db : da;
         p->a_stride[i] = da == 1 ? 0 : sa;
         p->b_stride[i] = db == 1 ? 0 : sb;
-        sa *= da;
-        sb *= db;
+        if (__builtin_mul_overflow(sa, da, &sa) || __builtin_mul_overflow(sb, db, &sb))
+            return au_diag_set(d, AU_OVERFLOW, "%s: MatMul: batch dims are too large", LBL(ctx));
     }
     int nd = 0;
     for (int i = 0; i < nb; i++)
