@@ -4,6 +4,8 @@
 # leaves its reproducer in the temp dir named in the log.
 set -eu
 bin=$1 corpus=$2 secs=$3 max_len=$4
+# tools/fuzz.sh links the shared sanitizer runtime (plugins need it): skip the order check.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}:verify_asan_link_order=0:allocator_may_return_null=1"
 work=$(mktemp -d "${TMPDIR:-/tmp}/au_fuzz_smoke.XXXXXX")
 echo "smoke: $bin for ${secs}s, new inputs and artifacts in $work"
 if "$bin" -max_total_time="$secs" -rss_limit_mb=2048 -max_len="$max_len" -timeout=10 \
