@@ -193,6 +193,7 @@ struct col_job {
     const float *x;          /* one image's channels of this group */
     float *col, *pad;
     int64_t ld;
+    bool in_place; /* the phase plane would be a copy of the input plane */
 };
 
 /* One unfolded row: zeros, the strided input, zeros. Rows are often short (28 floats
@@ -234,13 +235,22 @@ static void unfold_generic(const struct au_win2d *g, const float *xc, float *row
     }
 }
 
-/* oh runs of n floats, source rows rs apart, into consecutive rows of dst. */
+/* oh runs of n floats, source rows rs apart, into consecutive rows of dst: per run, the
+ * vector copies of copy_floats with the loop bounds hoisted (runs are 7 to 28 floats). */
 AU_KERN_CLONES
 static void copy_runs(float *restrict dst, const float *restrict src, int64_t oh, int64_t rs,
                       int64_t n)
 {
-    for (int64_t r = 0; r < oh; r++)
-        copy_floats(dst + r * n, src + r * rs, n);
+    if (n < 8) {
+        for (int64_t r = 0; r < oh; r++)
+            copy_floats(dst + r * n, src + r * rs, n);
+        return;
+    }
+    for (int64_t r = 0; r < oh; r++, dst += n, src += rs) {
+        for (int64_t i = 0; i < n - 8; i += 8)
+            memcpy(dst + i, src + i, 8 * sizeof(float));
+        memcpy(dst + n - 8, src + n - 8, 8 * sizeof(float));
+    }
 }
 
 /* Unfold channels [lo, hi) of one image into rows (ch, ki, kj) of length oh*ow, row
@@ -256,8 +266,12 @@ static void im2col_channels(void *arg, int64_t lo, int64_t hi)
             unfold_generic(g, xc, rows, j->ld);
             continue;
         }
-        float *pad = j->pad + ch * phases_floats(j->ph);
-        phases_load(g, j->ph, xc, 0, false, pad);
+        const float *pad = xc; /* unpadded stride 1 reading every row: the input itself */
+        if (!j->in_place) {
+            float *buf = j->pad + ch * phases_floats(j->ph);
+            phases_load(g, j->ph, xc, 0, false, buf);
+            pad = buf;
+        }
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++)
                 copy_runs(rows + (ki * g->kw + kj) * j->ld, pad + tap_offset(g, j->ph, ki, kj),
@@ -271,10 +285,12 @@ static void im2col(const struct col_job *job, int64_t c)
     au_kern_parallel(c, g->kh * g->kw * g->oh * g->ow, im2col_channels, (void *)job);
 }
 
+/* y [rows, len] = bias per row, or zeros without one. */
+AU_KERN_CLONES
 static void fill_bias(float *y, int64_t rows, int64_t len, const float *bias)
 {
     for (int64_t r = 0; r < rows; r++) {
-        float b = bias[r];
+        float b = bias ? bias[r] : 0.0f;
         for (int64_t i = 0; i < len; i++)
             y[r * len + i] = b;
     }
@@ -289,27 +305,21 @@ static void conv_pointwise(const struct au_conv2d *p, const float *x, const floa
         for (int64_t grp = 0; grp < p->group; grp++) {
             const float *xg = x + (n * p->c_in + grp * cin_g) * hw;
             float *yg = y + (n * p->c_out + grp * cout_g) * hw;
-            if (bias)
-                fill_bias(yg, cout_g, hw, bias + grp * cout_g);
+            fill_bias(yg, cout_g, hw, bias ? bias + grp * cout_g : NULL);
             au_kern_sgemm(false, false, cout_g, hw, cin_g, 1.0f, w + grp * cout_g * cin_g, cin_g,
-                          xg, hw, bias ? 1.0f : 0.0f, yg, hw);
+                          xg, hw, 1.0f, yg, hw);
         }
     }
 }
 
-/* Scatter a batched sgemm result tmp [cout_g, nb * hw] into nb images of y, adding bias. */
-static void scatter_batch(const float *tmp, int64_t nb, int64_t cout_g, int64_t hw,
-                          const float *bias, float *y, int64_t img_stride)
+/* Scatter a batched sgemm result tmp [cout_g, nb * hw] into nb images of y. */
+static void scatter_batch(const float *tmp, int64_t nb, int64_t cout_g, int64_t hw, float *y,
+                          int64_t img_stride)
 {
-    for (int64_t i = 0; i < nb; i++) {
-        for (int64_t r = 0; r < cout_g; r++) {
-            const float *src = tmp + r * nb * hw + i * hw;
-            float *dst = y + i * img_stride + r * hw;
-            float b = bias ? bias[r] : 0.0f;
-            for (int64_t j = 0; j < hw; j++)
-                dst[j] = src[j] + b;
-        }
-    }
+    for (int64_t i = 0; i < nb; i++)
+        for (int64_t r = 0; r < cout_g; r++)
+            memcpy(y + i * img_stride + r * hw, tmp + r * nb * hw + i * hw,
+                   (size_t)hw * sizeof(float));
 }
 
 static void conv_im2col(const struct au_conv2d *p, const float *x, const float *w,
@@ -320,9 +330,11 @@ static void conv_im2col(const struct au_conv2d *p, const float *x, const float *
     int64_t cin_g = p->c_in / p->group, cout_g = p->c_out / p->group, k = cin_g * g->kh * g->kw;
     float *tmp = scratch + k * nb_max * hw;
     struct phases ph;
-    struct col_job job = {g, col_phases(g, &ph) ? &ph : NULL, NULL, NULL, NULL, 0};
+    struct col_job job = {g, col_phases(g, &ph) ? &ph : NULL, NULL, NULL, NULL, 0, false};
     job.pad = tmp + (nb_max > 1 ? cout_g * nb_max * hw : 0);
-    if (job.ph) /* the padding of every image lands in the same places: zero it once */
+    job.in_place = job.ph && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 &&
+                   ph.rows == g->h && ph.rs == g->w;
+    if (job.ph && !job.in_place) /* every image's padding lands in the same places */
         memset(job.pad, 0, (size_t)(cin_g * phases_floats(&ph)) * sizeof(float));
     for (int64_t n0 = 0; n0 < p->n; n0 += nb_max) {
         int64_t nb = p->n - n0 < nb_max ? p->n - n0 : nb_max, ld = nb * hw;
@@ -335,14 +347,15 @@ static void conv_im2col(const struct au_conv2d *p, const float *x, const float *
             }
             const float *wg = w + grp * cout_g * k, *bg = bias ? bias + grp * cout_g : NULL;
             float *yg = y + (n0 * p->c_out + grp * cout_g) * hw;
+            /* sgemm adds onto the bias (or zeros: OpenBLAS's own beta = 0 pass is slow),
+             * one rounding of sum + bias either way. */
             if (nb == 1) {
-                if (bg)
-                    fill_bias(yg, cout_g, hw, bg);
-                au_kern_sgemm(false, false, cout_g, hw, k, 1.0f, wg, k, scratch, hw,
-                              bg ? 1.0f : 0.0f, yg, hw);
+                fill_bias(yg, cout_g, hw, bg);
+                au_kern_sgemm(false, false, cout_g, hw, k, 1.0f, wg, k, scratch, hw, 1.0f, yg, hw);
             } else {
-                au_kern_sgemm(false, false, cout_g, ld, k, 1.0f, wg, k, scratch, ld, 0.0f, tmp, ld);
-                scatter_batch(tmp, nb, cout_g, hw, bg, yg, p->c_out * hw);
+                fill_bias(tmp, cout_g, ld, bg);
+                au_kern_sgemm(false, false, cout_g, ld, k, 1.0f, wg, k, scratch, ld, 1.0f, tmp, ld);
+                scatter_batch(tmp, nb, cout_g, hw, yg, p->c_out * hw);
             }
         }
     }
@@ -450,9 +463,10 @@ static inline __attribute__((always_inline)) void sc_span(int co, const float *x
         break;
     switch (co * 8 + nv) {
         SC_NV_CASE(1, 4)
-        SC_NV_CASE(1, 2) SC_NV_CASE(1, 1) SC_NV_CASE(2, 4) SC_NV_CASE(2, 2) SC_NV_CASE(2, 1)
-            SC_NV_CASE(3, 4) SC_NV_CASE(3, 2) SC_NV_CASE(3, 1) SC_NV_CASE(4, 2) SC_NV_CASE(4, 1)
-                SC_NV_CASE(5, 2) SC_NV_CASE(5, 1) SC_NV_CASE(6, 2) SC_NV_CASE(6, 1) default
+        SC_NV_CASE(1, 2)
+        SC_NV_CASE(1, 1) SC_NV_CASE(2, 4) SC_NV_CASE(2, 2) SC_NV_CASE(2, 1) SC_NV_CASE(3, 4)
+            SC_NV_CASE(3, 2) SC_NV_CASE(3, 1) SC_NV_CASE(4, 2) SC_NV_CASE(4, 1) SC_NV_CASE(5, 2)
+                SC_NV_CASE(5, 1) SC_NV_CASE(6, 2) SC_NV_CASE(6, 1) default
             : AU_ASSERT(!"sc_span: co out of range");
     }
 #undef SC_NV_CASE
