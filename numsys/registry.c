@@ -464,7 +464,7 @@ int au_numsys_registry_new(au_numsys_registry **out, struct au_diag *d)
         rc = add_dir(r, build, d);
     else if (running_from_build_tree())
         rc = add_dir(r, AU_PLUGIN_DIR_BUILD, d);
-    if (rc == AU_OK && *AU_PLUGIN_DIR_INSTALL)
+    if (rc == AU_OK && strlen(AU_PLUGIN_DIR_INSTALL) > 0)
         rc = add_dir(r, AU_PLUGIN_DIR_INSTALL, d);
     const char *user = getenv("AURUM_PLUGIN_PATH");
     if (rc == AU_OK && user)
