@@ -110,18 +110,65 @@ static inline __attribute__((always_inline)) void copy_floats(float *restrict ds
     }
 }
 
-/* dst[k] = src[k * sw] for k in [0, n). */
-static inline __attribute__((always_inline)) void
-gather_row(float *restrict dst, const float *restrict src, int64_t sw, int64_t n)
+/* dst[i] = src[2 * i], i < 8 (or 4), from the even lanes of src [0, 16) or, with odd,
+ * the odd lanes of src [-1, 15). */
+static inline __attribute__((always_inline)) void deint8(float *restrict dst,
+                                                         const float *restrict src, bool odd)
 {
-    if (sw == 1)
-        copy_floats(dst, src, n);
-    else if (sw == 2)
-        for (int64_t k = 0; k < n; k++)
-            dst[k] = src[2 * k];
+    sc_vec a, b, e;
+    memcpy(&a, src - odd, sizeof(a));
+    memcpy(&b, src - odd + SC_VL, sizeof(b));
+    if (odd)
+        e = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15);
     else
-        for (int64_t k = 0; k < n; k++)
-            dst[k] = src[k * sw];
+        e = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
+    memcpy(dst, &e, sizeof(e));
+}
+
+typedef float sc_vec4 __attribute__((vector_size(4 * sizeof(float))));
+
+static inline __attribute__((always_inline)) void deint4(float *restrict dst,
+                                                         const float *restrict src, bool odd)
+{
+    sc_vec4 a, b, e;
+    memcpy(&a, src - odd, sizeof(a));
+    memcpy(&b, src - odd + 4, sizeof(b));
+    if (odd)
+        e = __builtin_shufflevector(a, b, 1, 3, 5, 7);
+    else
+        e = __builtin_shufflevector(a, b, 0, 2, 4, 6);
+    memcpy(dst, &e, sizeof(e));
+}
+
+/* Rows of n floats dst[r * dst_rs + k] = src[r * src_rs + k * sw] for r < rows, where
+ * src [-before, avail) of every row may be read. Stride 2 (ResNet's downsampling) takes
+ * whole deinterleaving vectors, the last one overlapping, from src - 1 when reading
+ * src [2n - 1] would leave the row. */
+static inline __attribute__((always_inline)) void
+gather_rows(float *restrict dst, int64_t dst_rs, const float *restrict src, int64_t src_rs,
+            int64_t rows, int64_t sw, int64_t n, int64_t before, int64_t avail)
+{
+    bool even = 2 * n <= avail, odd = !even && before >= 1 && 2 * n - 1 <= avail;
+    if (sw == 1) {
+        for (int64_t r = 0; r < rows; r++)
+            copy_floats(dst + r * dst_rs, src + r * src_rs, n);
+    } else if (sw == 2 && n >= 8 && (even || odd)) {
+        for (int64_t r = 0; r < rows; r++, dst += dst_rs, src += src_rs) {
+            for (int64_t k = 0; k < n - 8; k += 8)
+                deint8(dst + k, src + 2 * k, odd);
+            deint8(dst + n - 8, src + 2 * (n - 8), odd);
+        }
+    } else if (sw == 2 && n >= 4 && (even || odd)) {
+        for (int64_t r = 0; r < rows; r++, dst += dst_rs, src += src_rs) {
+            for (int64_t k = 0; k < n - 4; k += 4)
+                deint4(dst + k, src + 2 * k, odd);
+            deint4(dst + n - 4, src + 2 * (n - 4), odd);
+        }
+    } else {
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t k = 0; k < n; k++)
+                dst[r * dst_rs + k] = src[r * src_rs + k * sw];
+    }
 }
 
 /* Load padded rows j0 * sh .. of plane x into phase planes that start out zeroed. Rows
@@ -137,36 +184,72 @@ static void phases_load(const struct au_win2d *g, const struct phases *ph, const
             if (ph->slot_a[a] < 0 || ph->slot_b[b] < 0)
                 continue;
             float *dst = buf + (ph->slot_a[a] * ph->n_b + ph->slot_b[b]) * ph->plane;
-            int64_t lo, hi, off = b - g->pl; /* phase column k reads input column k*sw+off */
+            /* Phase row j reads input row (j0 + j) * sh + a - pt, column k input column
+             * k * sw + off: [jlo, jhi) and [lo, hi) are the ones inside the input. */
+            int64_t lo, hi, jlo, jhi, off = b - g->pl;
             au_kern_range(off, g->sw, g->w, ph->rs, &lo, &hi);
-            for (int64_t j = 0; j < ph->rows; j++, dst += ph->rs) {
-                int64_t ih = (j0 + j) * g->sh + a - g->pt;
-                if (ih >= 0 && ih < g->h)
-                    gather_row(dst + lo, x + ih * g->w + lo * g->sw + off, g->sw, hi - lo);
-                else if (rezero)
-                    memset(dst, 0, (size_t)ph->rs * sizeof(float));
+            au_kern_range(j0 * g->sh + a - g->pt, g->sh, g->h, ph->rows, &jlo, &jhi);
+            if (rezero) {
+                memset(dst, 0, (size_t)(jlo * ph->rs) * sizeof(float));
+                memset(dst + jhi * ph->rs, 0, (size_t)((ph->rows - jhi) * ph->rs) * sizeof(float));
             }
+            if (jlo >= jhi || lo >= hi)
+                continue;
+            int64_t ih = (j0 + jlo) * g->sh + a - g->pt, iw = lo * g->sw + off;
+            gather_rows(dst + jlo * ph->rs + lo, ph->rs, x + ih * g->w + iw, g->sh * g->w,
+                        jhi - jlo, g->sw, hi - lo, iw, g->w - iw);
         }
     }
 }
 
 /* ---- im2col + sgemm ---- */
 
-/* Images per im2col buffer. */
-static int64_t conv_batch(const struct au_conv2d *p)
+/* How one conv's columns are built; shape only, never batch size, picks the layout. */
+struct col_plan {
+    struct phases ph;
+    bool phases;   /* false: the generic unfold */
+    bool in_place; /* runs read the input plane itself (unpadded, stride 1, every row) */
+    bool flat;     /* whole phase rows: one copy per tap row, sgemm computes the rs - ow
+                    * columns past each output row too, and they are dropped */
+    int64_t len;   /* columns per image: oh * (flat ? rs : ow) */
+    int64_t nb;    /* images per sgemm */
+    bool tmp;      /* sgemm writes a buffer that is then scattered into y */
+};
+
+/* Flat pays when the extra sgemm work per output row, cout_g * (rs - ow) MACs at about
+ * 0.27 instructions each, costs less than copying the row as a run (about 8 + ow / 2);
+ * measured with callgrind on the LeNet and ResNet layers (bench/kernels.c). */
+static bool flat_pays(const struct au_win2d *g, int64_t cout_g, int64_t rs)
 {
-    int64_t cols = p->g.oh * p->g.ow;
-    if (cols >= CONV_MIN_COLS || p->n <= 1)
-        return 1;
-    int64_t nb = (CONV_MIN_COLS + cols - 1) / cols;
-    return nb < p->n ? nb : p->n;
+    return rs == g->ow || 27 * cout_g * (rs - g->ow) < 800 + 50 * g->ow;
 }
 
-/* Phase planes for im2col, or false for the generic unfold: they would hold more than
- * twice the column rows they feed (huge dilations or pads). */
-static bool col_phases(const struct au_win2d *g, struct phases *ph)
+static void col_plan_init(const struct au_conv2d *p, struct col_plan *cp)
 {
-    return phases_init(g, g->oh, ph) && phases_floats(ph) <= 2 * g->kh * g->kw * g->oh * g->ow + 64;
+    const struct au_win2d *g = &p->g;
+    const struct phases *ph = &cp->ph;
+    /* Phase planes holding more than twice the columns they feed (huge dilations or
+     * pads) are left to the generic unfold. */
+    cp->phases = phases_init(g, g->oh, &cp->ph) &&
+                 phases_floats(ph) <= 2 * g->kh * g->kw * g->oh * g->ow + 64;
+    cp->flat = cp->phases && flat_pays(g, p->c_out / p->group, ph->rs);
+    cp->in_place = cp->phases && !cp->flat && g->sh == 1 && g->sw == 1 && g->pt == 0 &&
+                   g->pl == 0 && ph->rows == g->h && ph->rs == g->w;
+    cp->len = g->oh * (cp->flat ? ph->rs : g->ow);
+    /* Small planes (late ResNet layers) would give skinny GEMMs that repack the weights
+     * per image, so several images share one column buffer and one sgemm. */
+    cp->nb = 1;
+    if (cp->len < CONV_MIN_COLS && p->n > 1) {
+        cp->nb = (CONV_MIN_COLS + cp->len - 1) / cp->len;
+        cp->nb = cp->nb < p->n ? cp->nb : p->n;
+    }
+    cp->tmp = cp->nb > 1 || cp->len != g->oh * g->ow;
+}
+
+/* Floats of the phase planes of one channel, with the slack a flat run reads past them. */
+static int64_t col_pad_floats(const struct col_plan *cp)
+{
+    return cp->phases && !cp->in_place ? phases_floats(&cp->ph) + cp->ph.rs : 0;
 }
 
 size_t au_kern_conv2d_scratch(const struct au_conv2d *p)
@@ -176,11 +259,12 @@ size_t au_kern_conv2d_scratch(const struct au_conv2d *p)
         return (size_t)(2 * g->kw) * sizeof(int64_t);
     if (is_pointwise(p))
         return 0;
-    int64_t nb = conv_batch(p), cin_g = p->c_in / p->group;
-    struct phases ph;
-    size_t rows = (size_t)(cin_g * g->kh * g->kw + (nb > 1 ? p->c_out / p->group : 0));
-    size_t pad = col_phases(g, &ph) ? (size_t)phases_floats(&ph) : 0, nbytes;
-    if (au_mul_overflow(rows, (size_t)(nb * g->oh * g->ow), &nbytes) ||
+    struct col_plan cp;
+    col_plan_init(p, &cp);
+    int64_t cin_g = p->c_in / p->group;
+    size_t rows = (size_t)(cin_g * g->kh * g->kw + (cp.tmp ? p->c_out / p->group : 0));
+    size_t pad = (size_t)col_pad_floats(&cp), nbytes;
+    if (au_mul_overflow(rows, (size_t)(cp.nb * cp.len), &nbytes) ||
         au_mul_overflow(pad, (size_t)cin_g, &pad) || au_add_overflow(nbytes, pad, &nbytes) ||
         au_mul_overflow(nbytes, sizeof(float), &nbytes))
         return SIZE_MAX;
@@ -189,11 +273,10 @@ size_t au_kern_conv2d_scratch(const struct au_conv2d *p)
 
 struct col_job {
     const struct au_win2d *g;
-    const struct phases *ph; /* NULL: generic unfold */
-    const float *x;          /* one image's channels of this group */
+    const struct col_plan *cp;
+    const float *x; /* one image's channels of this group */
     float *col, *pad;
     int64_t ld;
-    bool in_place; /* the phase plane would be a copy of the input plane */
 };
 
 /* One unfolded row: zeros, the strided input, zeros. Rows are often short (28 floats
@@ -253,29 +336,36 @@ static void copy_runs(float *restrict dst, const float *restrict src, int64_t oh
     }
 }
 
-/* Unfold channels [lo, hi) of one image into rows (ch, ki, kj) of length oh*ow, row
+/* Unfold channels [lo, hi) of one image into rows (ch, ki, kj) of cp->len columns, row
  * stride ld; taps in the padding become zeros. */
 static void im2col_channels(void *arg, int64_t lo, int64_t hi)
 {
     const struct col_job *j = arg;
     const struct au_win2d *g = j->g;
+    const struct col_plan *cp = j->cp;
     for (int64_t ch = lo; ch < hi; ch++) {
         const float *xc = j->x + ch * g->h * g->w;
         float *rows = j->col + ch * g->kh * g->kw * j->ld;
-        if (!j->ph) {
+        if (!cp->phases) {
             unfold_generic(g, xc, rows, j->ld);
             continue;
         }
-        const float *pad = xc; /* unpadded stride 1 reading every row: the input itself */
-        if (!j->in_place) {
-            float *buf = j->pad + ch * phases_floats(j->ph);
-            phases_load(g, j->ph, xc, 0, false, buf);
+        const float *pad = xc;
+        if (!cp->in_place) {
+            float *buf = j->pad + ch * col_pad_floats(cp);
+            phases_load(g, &cp->ph, xc, 0, false, buf);
             pad = buf;
         }
-        for (int64_t ki = 0; ki < g->kh; ki++)
-            for (int64_t kj = 0; kj < g->kw; kj++)
-                copy_runs(rows + (ki * g->kw + kj) * j->ld, pad + tap_offset(g, j->ph, ki, kj),
-                          g->oh, j->ph->rs, g->ow);
+        for (int64_t ki = 0; ki < g->kh; ki++) {
+            for (int64_t kj = 0; kj < g->kw; kj++) {
+                float *row = rows + (ki * g->kw + kj) * j->ld;
+                const float *src = pad + tap_offset(g, &cp->ph, ki, kj);
+                if (cp->flat)
+                    memcpy(row, src, (size_t)cp->len * sizeof(float));
+                else
+                    copy_runs(row, src, g->oh, cp->ph.rs, g->ow);
+            }
+        }
     }
 }
 
@@ -312,51 +402,53 @@ static void conv_pointwise(const struct au_conv2d *p, const float *x, const floa
     }
 }
 
-/* Scatter a batched sgemm result tmp [cout_g, nb * hw] into nb images of y. */
-static void scatter_batch(const float *tmp, int64_t nb, int64_t cout_g, int64_t hw, float *y,
-                          int64_t img_stride)
+/* Scatter an sgemm result tmp [cout_g, nb * len] into nb images of y: whole planes, or
+ * the first ow of every rs columns for flat columns. */
+static void scatter(const struct au_win2d *g, const struct col_plan *cp, const float *tmp,
+                    int64_t nb, int64_t cout_g, float *y, int64_t img_stride)
 {
-    for (int64_t i = 0; i < nb; i++)
-        for (int64_t r = 0; r < cout_g; r++)
-            memcpy(y + i * img_stride + r * hw, tmp + r * nb * hw + i * hw,
-                   (size_t)hw * sizeof(float));
+    int64_t hw = g->oh * g->ow, rs = cp->flat ? cp->ph.rs : g->ow;
+    for (int64_t i = 0; i < nb; i++) {
+        for (int64_t r = 0; r < cout_g; r++) {
+            const float *src = tmp + (r * nb + i) * cp->len;
+            float *dst = y + i * img_stride + r * hw;
+            if (rs == g->ow)
+                memcpy(dst, src, (size_t)hw * sizeof(float));
+            else
+                copy_runs(dst, src, g->oh, rs, g->ow);
+        }
+    }
 }
 
 static void conv_im2col(const struct au_conv2d *p, const float *x, const float *w,
                         const float *bias, float *y, float *scratch)
 {
     const struct au_win2d *g = &p->g;
-    int64_t hw_in = g->h * g->w, hw = g->oh * g->ow, nb_max = conv_batch(p);
+    struct col_plan cp;
+    col_plan_init(p, &cp);
+    int64_t hw_in = g->h * g->w, hw = g->oh * g->ow;
     int64_t cin_g = p->c_in / p->group, cout_g = p->c_out / p->group, k = cin_g * g->kh * g->kw;
-    float *tmp = scratch + k * nb_max * hw;
-    struct phases ph;
-    struct col_job job = {g, col_phases(g, &ph) ? &ph : NULL, NULL, NULL, NULL, 0, false};
-    job.pad = tmp + (nb_max > 1 ? cout_g * nb_max * hw : 0);
-    job.in_place = job.ph && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 &&
-                   ph.rows == g->h && ph.rs == g->w;
-    if (job.ph && !job.in_place) /* every image's padding lands in the same places */
-        memset(job.pad, 0, (size_t)(cin_g * phases_floats(&ph)) * sizeof(float));
-    for (int64_t n0 = 0; n0 < p->n; n0 += nb_max) {
-        int64_t nb = p->n - n0 < nb_max ? p->n - n0 : nb_max, ld = nb * hw;
+    float *tmp = scratch + k * cp.nb * cp.len;
+    struct col_job job = {g, &cp, NULL, NULL, tmp + (cp.tmp ? cout_g * cp.nb * cp.len : 0), 0};
+    if (col_pad_floats(&cp) > 0) /* every image's padding lands in the same places */
+        memset(job.pad, 0, (size_t)(cin_g * col_pad_floats(&cp)) * sizeof(float));
+    for (int64_t n0 = 0; n0 < p->n; n0 += cp.nb) {
+        int64_t nb = p->n - n0 < cp.nb ? p->n - n0 : cp.nb, ld = nb * cp.len;
         job.ld = ld;
         for (int64_t grp = 0; grp < p->group; grp++) {
             for (int64_t i = 0; i < nb; i++) {
                 job.x = x + ((n0 + i) * p->c_in + grp * cin_g) * hw_in;
-                job.col = scratch + i * hw;
+                job.col = scratch + i * cp.len;
                 im2col(&job, cin_g);
             }
             const float *wg = w + grp * cout_g * k, *bg = bias ? bias + grp * cout_g : NULL;
-            float *yg = y + (n0 * p->c_out + grp * cout_g) * hw;
+            float *yg = y + (n0 * p->c_out + grp * cout_g) * hw, *c = cp.tmp ? tmp : yg;
             /* sgemm adds onto the bias (or zeros: OpenBLAS's own beta = 0 pass is slow),
              * one rounding of sum + bias either way. */
-            if (nb == 1) {
-                fill_bias(yg, cout_g, hw, bg);
-                au_kern_sgemm(false, false, cout_g, hw, k, 1.0f, wg, k, scratch, hw, 1.0f, yg, hw);
-            } else {
-                fill_bias(tmp, cout_g, ld, bg);
-                au_kern_sgemm(false, false, cout_g, ld, k, 1.0f, wg, k, scratch, ld, 1.0f, tmp, ld);
-                scatter_batch(tmp, nb, cout_g, hw, yg, p->c_out * hw);
-            }
+            fill_bias(c, cout_g, ld, bg);
+            au_kern_sgemm(false, false, cout_g, ld, k, 1.0f, wg, k, scratch, ld, 1.0f, c, ld);
+            if (cp.tmp)
+                scatter(g, &cp, tmp, nb, cout_g, yg, p->c_out * hw);
         }
     }
 }
@@ -464,10 +556,12 @@ static inline __attribute__((always_inline)) void sc_span(int co, const float *x
     switch (co * 8 + nv) {
         SC_NV_CASE(1, 4)
         SC_NV_CASE(1, 2)
-        SC_NV_CASE(1, 1) SC_NV_CASE(2, 4) SC_NV_CASE(2, 2) SC_NV_CASE(2, 1) SC_NV_CASE(3, 4)
-            SC_NV_CASE(3, 2) SC_NV_CASE(3, 1) SC_NV_CASE(4, 2) SC_NV_CASE(4, 1) SC_NV_CASE(5, 2)
-                SC_NV_CASE(5, 1) SC_NV_CASE(6, 2) SC_NV_CASE(6, 1) default
-            : AU_ASSERT(!"sc_span: co out of range");
+        SC_NV_CASE(1, 1)
+        SC_NV_CASE(2, 4)
+        SC_NV_CASE(2, 2)
+        SC_NV_CASE(2, 1) SC_NV_CASE(3, 4) SC_NV_CASE(3, 2) SC_NV_CASE(3, 1) SC_NV_CASE(4, 2)
+            SC_NV_CASE(4, 1) SC_NV_CASE(5, 2) SC_NV_CASE(5, 1) SC_NV_CASE(6, 2)
+                SC_NV_CASE(6, 1) default : AU_ASSERT(!"sc_span: co out of range");
     }
 #undef SC_NV_CASE
 }
