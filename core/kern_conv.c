@@ -1,9 +1,9 @@
 /* 2-D convolution (1-D runs with H = 1). Paths are picked by shape only, never by batch
  * size, so a compacted batch computes the same bits per sample. One input channel per
- * group (depthwise, and stems like LeNet's conv1) is direct: a zero-padded band of the
- * input, split into stride phases so every tap is a contiguous load shared by several
- * output channels. 1x1 stride 1 unpadded is a GEMM on the input; the rest is im2col +
- * sgemm, its rows copied as fixed-length runs from the same phase planes. */
+ * group (depthwise, stems like LeNet's conv1) is direct: zero-padded input split into
+ * stride phases, every tap a contiguous load shared by several output channels; small
+ * depthwise planes go 8 channels per vector. 1x1 stride 1 is a GEMM on the input; the
+ * rest is im2col + sgemm, its rows copied from the same phase planes. */
 #include "kern.h"
 
 #include "alloc.h"
@@ -559,9 +559,14 @@ static inline __attribute__((always_inline)) void sc_span(int co, const float *x
         SC_NV_CASE(1, 1)
         SC_NV_CASE(2, 4)
         SC_NV_CASE(2, 2)
-        SC_NV_CASE(2, 1) SC_NV_CASE(3, 4) SC_NV_CASE(3, 2) SC_NV_CASE(3, 1) SC_NV_CASE(4, 2)
-            SC_NV_CASE(4, 1) SC_NV_CASE(5, 2) SC_NV_CASE(5, 1) SC_NV_CASE(6, 2)
-                SC_NV_CASE(6, 1) default : AU_ASSERT(!"sc_span: co out of range");
+        SC_NV_CASE(2, 1)
+        SC_NV_CASE(3, 4)
+        SC_NV_CASE(3, 2)
+        SC_NV_CASE(3, 1)
+        SC_NV_CASE(4, 2)
+        SC_NV_CASE(4, 1)
+        SC_NV_CASE(5, 2) SC_NV_CASE(5, 1) SC_NV_CASE(6, 2) SC_NV_CASE(6, 1) default
+            : AU_ASSERT(!"sc_span: co out of range");
     }
 #undef SC_NV_CASE
 }
@@ -691,12 +696,179 @@ static void conv_single_channel(const struct au_conv2d *p, const float *x, const
                      &j);
 }
 
+/* ---- depthwise, 8 channels at a time ---- */
+
+/* Small depthwise planes (MobileNet's 14x14 down to 4x4) leave the per-plane code with
+ * rows of a vector or less. With multiplier 1 and channels in groups of 8, a padded tile
+ * of 8 planes interleaved channel-last makes each tap one vector load and one weight
+ * vector for 8 channels at once; the tiles are transposed in and out. Same order of
+ * operations per output as above, so the same bits. */
+#define DW8_CAP 8192 /* floats per tile (padded input, and output) */
+
+struct dw8_job {
+    const struct au_conv2d *p;
+    const float *x, *w, *bias;
+    float *y;
+    int64_t hp, wp; /* padded tile: rows and columns the windows reach */
+    int64_t toff[SC_MAX_TAPS];
+};
+
+/* Padded extent the windows of one axis reach, or 0 if the tiles would not fit. */
+static bool dw8_fits(const struct au_conv2d *p, int64_t *hp, int64_t *wp)
+{
+    const struct au_win2d *g = &p->g;
+    if (p->c_out != p->c_in || p->c_in % SC_VL != 0 || g->kh * g->kw > SC_MAX_TAPS)
+        return false;
+    if (g->oh > DW8_CAP || g->ow > DW8_CAP || g->kh > DW8_CAP || g->kw > DW8_CAP ||
+        g->dh > DW8_CAP || g->dw > DW8_CAP || g->sh > DW8_CAP || g->sw > DW8_CAP)
+        return false; /* keeps the products below in range */
+    *hp = (g->oh - 1) * g->sh + (g->kh - 1) * g->dh + 1;
+    *wp = (g->ow - 1) * g->sw + (g->kw - 1) * g->dw + 1;
+    return *hp * *wp * SC_VL <= DW8_CAP && g->oh * g->ow * SC_VL <= DW8_CAP;
+}
+
+/* Outputs o + [0, nv) of output row r: bias, then every tap, from the tile. */
+static inline __attribute__((always_inline)) void dw8_block(int nv, const float *tile,
+                                                            const int64_t *toff, int64_t taps,
+                                                            const float *wt, const sc_vec *bv,
+                                                            int64_t base, int64_t step, float *out)
+{
+    sc_vec acc[4] = {*bv, *bv, *bv, *bv}, xv, wv;
+    for (int64_t t = 0; t < taps; t++) {
+        memcpy(&wv, wt + t * SC_VL, sizeof(wv));
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) {
+            memcpy(&xv, tile + base + v * step + toff[t], sizeof(xv));
+            acc[v] += wv * xv;
+        }
+    }
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++)
+        memcpy(out + v * SC_VL, &acc[v], sizeof(acc[v]));
+}
+
+/* v[k][l] becomes v[l][k]: unpack pairs, then pairs of pairs, then halves. */
+static inline __attribute__((always_inline)) void transpose8(sc_vec *v)
+{
+    sc_vec t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = __builtin_shufflevector(v[i], v[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[i + 1] = __builtin_shufflevector(v[i], v[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+    }
+    for (int i = 0; i < 8; i += 4)
+        for (int h = 0; h < 2; h++) {
+            u[i + 2 * h] =
+                __builtin_shufflevector(t[i + h], t[i + 2 + h], 0, 1, 8, 9, 4, 5, 12, 13);
+            u[i + 2 * h + 1] =
+                __builtin_shufflevector(t[i + h], t[i + 2 + h], 2, 3, 10, 11, 6, 7, 14, 15);
+        }
+    for (int i = 0; i < 4; i++) {
+        v[i] = __builtin_shufflevector(u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        v[i + 4] = __builtin_shufflevector(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+}
+
+/* dst[k * ld + l] = src[l * ls + k] for l < 8, k < n: 8 rows into n interleaved columns. */
+static inline __attribute__((always_inline)) void
+interleave8(float *restrict dst, int64_t ld, const float *restrict src, int64_t ls, int64_t n)
+{
+    int64_t k = 0;
+    for (; k + SC_VL <= n; k += SC_VL) {
+        sc_vec v[8];
+        for (int l = 0; l < 8; l++)
+            memcpy(&v[l], src + l * ls + k, sizeof(v[l]));
+        transpose8(v);
+        for (int i = 0; i < 8; i++)
+            memcpy(dst + (k + i) * ld, &v[i], sizeof(v[i]));
+    }
+    for (; k < n; k++)
+        for (int l = 0; l < 8; l++)
+            dst[k * ld + l] = src[l * ls + k];
+}
+
+/* dst[l * ld + k] = src[k * 8 + l] for l < 8, k < n: back to 8 rows. */
+static inline __attribute__((always_inline)) void
+deinterleave8(float *restrict dst, int64_t ld, const float *restrict src, int64_t n)
+{
+    int64_t k = 0;
+    for (; k + SC_VL <= n; k += SC_VL) {
+        sc_vec v[8];
+        memcpy(v, src + k * SC_VL, sizeof(v));
+        transpose8(v);
+        for (int l = 0; l < 8; l++)
+            memcpy(dst + l * ld + k, &v[l], sizeof(v[l]));
+    }
+    for (; k < n; k++)
+        for (int l = 0; l < 8; l++)
+            dst[l * ld + k] = src[k * SC_VL + l];
+}
+
+/* Items [lo, hi), item = image * (c / 8) + channel group. */
+AU_KERN_CLONES
+static void dw8_groups(void *arg, int64_t lo, int64_t hi)
+{
+    const struct dw8_job *j = arg;
+    const struct au_conv2d *p = j->p;
+    const struct au_win2d *g = &p->g;
+    int64_t groups = p->c_in / SC_VL, taps = g->kh * g->kw, hw = g->oh * g->ow;
+    int64_t step = g->sw * SC_VL, hw_in = g->h * g->w;
+    float tile[DW8_CAP], out[DW8_CAP], wt[SC_MAX_TAPS * SC_VL];
+    memset(tile, 0, (size_t)(j->hp * j->wp * SC_VL) * sizeof(float)); /* padding stays 0 */
+    int64_t rlo, rhi, clo, chi; /* input rows and columns inside the tile */
+    au_kern_range(g->pt, 1, j->hp, g->h, &rlo, &rhi);
+    au_kern_range(g->pl, 1, j->wp, g->w, &clo, &chi);
+    for (int64_t it = lo; it < hi; it++) {
+        int64_t c0 = it % groups * SC_VL, plane0 = it / groups * p->c_in + c0;
+        const float *xp = j->x + plane0 * hw_in;
+        sc_vec bv;
+        for (int l = 0; l < SC_VL; l++) {
+            bv[l] = j->bias ? j->bias[c0 + l] : 0.0f;
+            for (int64_t t = 0; t < taps; t++)
+                wt[t * SC_VL + l] = j->w[(c0 + l) * taps + t];
+        }
+        for (int64_t ih = rlo; ih < rhi; ih++)
+            interleave8(tile + ((ih + g->pt) * j->wp + clo + g->pl) * SC_VL, SC_VL,
+                        xp + ih * g->w + clo, hw_in, chi - clo);
+        for (int64_t r = 0; r < g->oh; r++) {
+            int64_t row = r * g->sh * j->wp * SC_VL;
+            float *orow = out + r * g->ow * SC_VL;
+            /* Blocks of 4 outputs, the last one ending at ow (recomputing a few). */
+            for (int64_t o = 0; g->ow >= 4 && o < g->ow; o += 4) {
+                int64_t oc = o < g->ow - 4 ? o : g->ow - 4;
+                dw8_block(4, tile, j->toff, taps, wt, &bv, row + oc * step, step,
+                          orow + oc * SC_VL);
+            }
+            for (int64_t o = 0; g->ow < 4 && o < g->ow; o++)
+                dw8_block(1, tile, j->toff, taps, wt, &bv, row + o * step, step, orow + o * SC_VL);
+        }
+        deinterleave8(j->y + plane0 * hw, hw, out, hw);
+    }
+}
+
+/* false if the shape does not suit (multiplier 1, channels a multiple of 8, small planes). */
+static bool conv_dw8(const struct au_conv2d *p, const float *x, const float *w, const float *bias,
+                     float *y)
+{
+    const struct au_win2d *g = &p->g;
+    struct dw8_job j = {.p = p, .x = x, .w = w, .bias = bias, .y = y};
+    if (!dw8_fits(p, &j.hp, &j.wp))
+        return false;
+    for (int64_t ki = 0; ki < g->kh; ki++)
+        for (int64_t kj = 0; kj < g->kw; kj++)
+            j.toff[ki * g->kw + kj] = (ki * g->dh * j.wp + kj * g->dw) * SC_VL;
+    au_kern_parallel(p->n * (p->c_in / SC_VL), SC_VL * g->oh * g->ow * g->kh * g->kw, dw8_groups,
+                     &j);
+    return true;
+}
+
 void au_kern_conv2d(const struct au_conv2d *p, const float *x, const float *w, const float *bias,
                     float *y, void *scratch)
 {
     AU_ASSERT(p->group >= 1 && p->c_in % p->group == 0 && p->c_out % p->group == 0);
-    if (is_single_channel(p))
+    if (is_single_channel(p) && !conv_dw8(p, x, w, bias, y))
         conv_single_channel(p, x, w, bias, y, scratch);
+    else if (is_single_channel(p))
+        return;
     else if (is_pointwise(p))
         conv_pointwise(p, x, w, bias, y);
     else

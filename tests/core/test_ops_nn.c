@@ -574,7 +574,8 @@ static void test_conv_run_refuses_short_scratch(void)
 
 /* One input channel per group (depthwise, and stems such as LeNet's conv1) runs direct:
  * channel multipliers 1..13 (register blocks of up to 6 and their remainders), strides
- * 1..4, dilations 1..3, rows narrower and wider than a vector, planes in several bands. */
+ * 1..4, dilations 1..3, rows narrower and wider than a vector, planes in several bands,
+ * and depthwise convs on multiples of 8 channels (done 8 channels per vector). */
 static void test_conv_single_channel_matches_reference_on_random_shapes(void)
 {
     int done = 0;
@@ -582,6 +583,8 @@ static void test_conv_single_channel_matches_reference_on_random_shapes(void)
         struct conv_case c = {.n_sp = (int)rint_in(1, 2), .n = rint_in(1, 2), .bias = rnd() & 1};
         c.group = c.c_in = rint_in(1, 3);
         c.c_out = c.c_in * rint_in(1, 13);
+        if (rnd() % 3 == 0) /* depthwise on 8-channel groups */
+            c.group = c.c_in = c.c_out = 8 * rint_in(1, 2);
         c.auto_pad = rnd() % 4 == 0 ? (int)rint_in(1, 3) : 0;
         for (int i = 0; i < c.n_sp; i++)
             c.dim[i] = (struct ref_dim){.in = rnd() % 4 == 0 ? rint_in(20, 60) : rint_in(1, 20),
@@ -687,6 +690,61 @@ static void test_conv_single_channel_paths_agree_bitwise(void)
     au_free_aligned(yw);
     au_free_aligned(yn);
     au_free_aligned(wide);
+}
+
+/* Runs Conv (pads 1, strides s, dilations dl, group = channels) on x [1, c, h, w] with
+ * weights [c, 1, k, k] and a bias; returns Y (caller frees) or NULL. */
+static float *dw_plain_run(const float *xv, int64_t c, int64_t h, int64_t w, const float *wv,
+                           int64_t k, const float *bv, int64_t s, int64_t dl)
+{
+    int64_t pads[4] = {1, 1, 1, 1}, st[2] = {s, s}, dil[2] = {dl, dl};
+    struct au_tensor x = {.dtype = AU_DTYPE_F32, .n_dims = 4, .ne = {1, c, h, w}};
+    struct au_tensor wt = {.dtype = AU_DTYPE_F32, .n_dims = 4, .ne = {c, 1, k, k}};
+    struct au_tensor b = {.dtype = AU_DTYPE_F32, .n_dims = 1, .ne = {c}};
+    x.data = (void *)xv;
+    wt.data = (void *)wv;
+    b.data = (void *)bv;
+    struct node_b nb;
+    nb_init(&nb, "dw", "Conv");
+    nb_ints(&nb, "pads", 4, pads);
+    nb_ints(&nb, "strides", 2, st);
+    nb_ints(&nb, "dilations", 2, dil);
+    nb_int(&nb, "group", c);
+    const struct au_tensor *in[3] = {&x, &wt, &b};
+    struct au_tensor y;
+    struct au_diag d;
+    CHECK_EQ_INT(run_op(&nb.node, 3, in, &y, NULL, &d), 0);
+    return y.data;
+}
+
+/* Depthwise on 8 channels at once (channel-interleaved tiles) gives the bits of the same
+ * planes run one channel at a time, Inf weights meeting the padding included. */
+static void test_conv_depthwise_by_8_matches_one_channel_bitwise(void)
+{
+    static const int64_t geo[][5] = {
+        {7, 7, 3, 1, 1}, {14, 13, 3, 2, 1}, {9, 11, 3, 1, 2}, {4, 4, 3, 1, 1}, {10, 9, 5, 2, 1}};
+    for (size_t gi = 0; gi < sizeof(geo) / sizeof(geo[0]); gi++) {
+        int64_t h = geo[gi][0], w = geo[gi][1], k = geo[gi][2], s = geo[gi][3], dl = geo[gi][4];
+        float xv[8 * 14 * 13], wv[8 * 25], bv[8];
+        for (int64_t i = 0; i < 8 * h * w; i++)
+            xv[i] = rfloat();
+        for (int64_t i = 0; i < 8 * k * k; i++)
+            wv[i] = rfloat();
+        for (int i = 0; i < 8; i++)
+            bv[i] = rfloat();
+        wv[3 * k * k] = INFINITY; /* channel 3, tap (0, 0) */
+        float *y8 = dw_plain_run(xv, 8, h, w, wv, k, bv, s, dl);
+        int64_t oh = (h + 2 - (k - 1) * dl - 1) / s + 1, ow = (w + 2 - (k - 1) * dl - 1) / s + 1;
+        int same = 0;
+        for (int64_t c = 0; c < 8; c++) {
+            float *y1 = dw_plain_run(xv + c * h * w, 1, h, w, wv + c * k * k, k, bv + c, s, dl);
+            for (int64_t i = 0; y8 && y1 && i < oh * ow; i++)
+                same += memcmp(&y8[c * oh * ow + i], &y1[i], sizeof(float)) == 0;
+            au_free_aligned(y1);
+        }
+        CHECK_EQ_INT(same, 8 * oh * ow);
+        au_free_aligned(y8);
+    }
 }
 
 /* ---- MaxPool, AveragePool ---- */
@@ -1369,6 +1427,7 @@ int main(void)
     test_conv_single_channel_matches_reference_on_random_shapes();
     test_conv_fixed_shapes_on_every_path();
     test_conv_single_channel_paths_agree_bitwise();
+    test_conv_depthwise_by_8_matches_one_channel_bitwise();
     test_pools_match_reference_on_random_shapes();
     test_pools_onnx_ceil_examples();
     test_maxpool_propagates_nan();
