@@ -5,6 +5,7 @@
  * indexed directly by (layer, tensor, bits), as in the store's summary. Poisson
  * campaigns are pooled per target, since p_fault belongs to a target, not a bit kind. */
 #include "estimate.h"
+#include "estimate_db.h"
 
 #include "campaigns/spec.h"
 #include "campaigns/store.h"
@@ -145,6 +146,35 @@ void au_estimate_close(au_estimate_db *e)
     au_free(e);
 }
 
+/* ---- snapshots ---- */
+
+int au_estimate_begin(au_estimate_db *e, struct au_diag *d)
+{
+    if (!sqlite3_get_autocommit(e->db))
+        return au_diag_set(d, AU_INVALID, "%s: a snapshot is already open", e->path);
+    // BEGIN alone takes no snapshot: the first read does, so read at once. In WAL mode the
+    // snapshot never blocks the runner, which keeps appending trials past it.
+    if (sqlite3_exec(e->db, "BEGIN; SELECT count(*) FROM campaigns", NULL, NULL, NULL) !=
+        SQLITE_OK) {
+        int rc = db_fail(e, d, "snapshot");
+        if (!sqlite3_get_autocommit(e->db))
+            sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    return AU_OK;
+}
+
+void au_estimate_end(au_estimate_db *e)
+{
+    if (e && !sqlite3_get_autocommit(e->db))
+        sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL); // read-only: nothing to keep
+}
+
+sqlite3 *au_estimate_sqlite(au_estimate_db *e)
+{
+    return e->db;
+}
+
 /* ---- campaigns ---- */
 
 static void copy_text(char *dst, size_t len, const unsigned char *src)
@@ -152,21 +182,25 @@ static void copy_text(char *dst, size_t len, const unsigned char *src)
     snprintf(dst, len, "%s", src ? (const char *)src : "");
 }
 
-/* Process, timing, conditioning and model from the stored campaign file. */
-static void campaign_settings(struct au_estimate_campaign *c, const char *json, size_t len)
+/* Process, timing, conditioning and model from the stored campaign file. A file that does
+ * not parse leaves -1 (the estimates still work, without the Poisson specifics); running
+ * out of memory while parsing is an error of its own, not a "does not parse". */
+static int campaign_settings(struct au_estimate_campaign *c, const char *json, size_t len)
 {
     struct au_campaign *camp = NULL;
     c->process = c->timing = -1;
-    if (!json || au_campaign_parse(json, len, "stored.json", &camp, NULL, NULL) < 0)
-        return;
+    int rc = json ? au_campaign_parse(json, len, "stored.json", &camp, NULL, NULL) : AU_FORMAT;
+    if (rc < 0)
+        return rc == AU_NOMEM ? AU_NOMEM : AU_OK;
     c->process = (int)camp->process.type;
     c->timing = camp->process.type == AU_CAMPAIGN_POISSON ? (int)camp->process.timing : -1;
     c->conditioned = camp->process.type == AU_CAMPAIGN_POISSON && camp->process.condition_on_fault;
     snprintf(c->model, sizeof(c->model), "%s", camp->model ? camp->model : "");
     au_campaign_free(camp);
+    return AU_OK;
 }
 
-static void campaign_row(sqlite3_stmt *st, struct au_estimate_campaign *c)
+static int campaign_row(sqlite3_stmt *st, struct au_estimate_campaign *c)
 {
     memset(c, 0, sizeof(*c));
     c->id = sqlite3_column_int64(st, 0);
@@ -175,7 +209,7 @@ static void campaign_row(sqlite3_stmt *st, struct au_estimate_campaign *c)
     c->level = sqlite3_column_double(st, 3);
     c->n_trials = sqlite3_column_int64(st, 5);
     const char *json = (const char *)sqlite3_column_text(st, 4);
-    campaign_settings(c, json, json ? (size_t)sqlite3_column_bytes(st, 4) : 0);
+    return campaign_settings(c, json, json ? (size_t)sqlite3_column_bytes(st, 4) : 0);
 }
 
 static const char sql_campaigns[] =
@@ -202,7 +236,9 @@ int au_estimate_campaigns(au_estimate_db *e, struct au_estimate_campaign **out, 
             }
             *out = v;
         }
-        campaign_row(st, &(*out)[(*n)++]);
+        if (campaign_row(st, &(*out)[(*n)++]) < 0)
+            rc = au_diag_set(d, AU_NOMEM, "%s:campaigns: out of memory reading campaign '%s'",
+                             e->path, (*out)[*n - 1].name);
     }
     if (!rc && step != SQLITE_DONE)
         rc = db_fail(e, d, "campaigns");

@@ -70,6 +70,12 @@ typedef int (*au_estimate_row_fn)(void *user, int n_cols, const char *const *nam
 int au_estimate_open(const char *path, au_estimate_db **out, struct au_diag *d);
 void au_estimate_close(au_estimate_db *db); /* NULL is a no-op */
 
+/* Pins one snapshot of the file: until au_estimate_end, every call on db (estimates,
+ * queries) sees the database as it was at this call, even while a campaign appends trials
+ * (WAL: the reader never blocks the writer). AU_INVALID if one is already open. */
+int au_estimate_begin(au_estimate_db *db, struct au_diag *d);
+void au_estimate_end(au_estimate_db *db); /* no snapshot or NULL: a no-op */
+
 /* All campaigns, by id: *out (au_free) receives *n rows. */
 int au_estimate_campaigns(au_estimate_db *db, struct au_estimate_campaign **out, size_t *n,
                           struct au_diag *d);

@@ -1,7 +1,8 @@
 /* Loading a report. Per-target estimates come from analysis/estimate.c (trials scanned at
  * each call, so never the stale layer_summary snapshot; Poisson factors applied) and are
  * only merged here for the cross-campaign comparison; settings, layers, flips and bits are
- * read on a read-only connection of our own inside one read transaction. The file is first
+ * read on the estimator's read-only connection inside the same snapshot (au_estimate_begin),
+ * so a report of a running campaign is consistent, and says it is partial. The file is first
  * opened through the estimator (hence the store), so a foreign or newer file is refused with
  * the store's message. The plain-language summary is built here too. */
 #include "report.h"
@@ -9,6 +10,7 @@
 #include "core/alloc.h"
 #include "core/status.h"
 #include "estimate.h"
+#include "estimate_db.h"
 #include "spec.h"
 #include "store.h"
 
@@ -791,17 +793,15 @@ int au_report_load(const char *path, const char *campaign, struct au_report **ou
         au_estimate_close(L.est);
         return au_diag_set(d, AU_NOMEM, "%s: out of memory", path);
     }
-    if (sqlite3_open_v2(path, &L.db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-        rc = L.db ? db_err(&L, "open") : au_diag_set(d, AU_NOMEM, "%s: out of memory", path);
-    if (rc == AU_OK) {
-        sqlite3_busy_timeout(L.db, 10000);
-        rc = sqlite3_exec(L.db, "BEGIN", NULL, NULL, NULL) ? db_err(&L, "open") : AU_OK;
-    }
+    /* One connection, one snapshot: the estimates and every table read below agree even
+     * while a campaign appends trials. */
+    L.db = au_estimate_sqlite(L.est);
+    rc = au_estimate_begin(L.est, d);
     if (rc == AU_OK)
         rc = load_all(&L, campaign);
     if (rc == AU_OK)
         rc = summarize(&L);
-    sqlite3_close(L.db); /* ends the read transaction */
+    au_estimate_end(L.est);
     au_estimate_close(L.est);
     au_free(L.camps);
     if (rc < 0)
@@ -913,6 +913,29 @@ static int say(struct ld *L, size_t *cap, const char *s)
     return AU_OK;
 }
 
+/* The model-level answer of a Poisson campaign: E[L_t] (model-wide timing) or E[L_T]
+ * (layer-wise) with its interval; single-layer timing has one E[L_t] per target instead. */
+static const char *say_poisson(struct ld *L)
+{
+    const struct au_report *r = L->r;
+    int timing = L->self->timing;
+    if (timing == AU_CAMPAIGN_SINGLE_LAYER)
+        return " Single-layer timing: each target has its own P(N >= 1), so each row of the "
+               "table is that layer's E[L_t] (\xce\x94loss) and failure rate; no model-wide total "
+               "exists.";
+    if (timing != AU_CAMPAIGN_MODEL_WIDE && timing != AU_CAMPAIGN_LAYER_WISE)
+        return "";
+    char m[16], lo[16], hi[16];
+    au_report_num(m, sizeof(m), r->total.dloss.mean);
+    au_report_num(lo, sizeof(lo), r->total.dloss.t_lo);
+    au_report_num(hi, sizeof(hi), r->total.dloss.t_hi);
+    return fmt(L,
+               " Expected loss increase per inference %s = %s (%g%% Student-t interval %s to %s).",
+               timing == AU_CAMPAIGN_MODEL_WIDE ? "E[L_t] (model-wide timing)"
+                                                : "E[L_T] (layer-wise timing)",
+               m, 100 * r->level, lo, hi);
+}
+
 static const char *say_overview(struct ld *L)
 {
     struct au_report *r = L->r;
@@ -922,23 +945,27 @@ static const char *say_overview(struct ld *L)
         sdc += r->layers[i].n_sdc;
     }
     const struct au_report_cmp *t = &r->total;
-    char pm[16], ps[16], m[16], lo[16], hi[16];
+    char pm[16], ps[16], rate[128] = "";
     au_report_pct(pm, sizeof(pm), (double)masked / t->n_trials);
     au_report_pct(ps, sizeof(ps), (double)sdc / t->n_trials);
-    au_report_pct(m, sizeof(m), t->mismatch);
-    au_report_pct(lo, sizeof(lo), t->mis_lo);
-    au_report_pct(hi, sizeof(hi), t->mis_hi);
     bool scaled = false;
     for (size_t i = 0; i < r->n_layers; i++)
         scaled |= r->layers[i].p_fault != 1;
+    if (!isnan(t->mismatch)) { /* NaN: targets with different factors (single-layer) */
+        char m[16], lo[16], hi[16];
+        au_report_pct(m, sizeof(m), t->mismatch);
+        au_report_pct(lo, sizeof(lo), t->mis_lo);
+        au_report_pct(hi, sizeof(hi), t->mis_hi);
+        snprintf(rate, sizeof(rate), "; mismatch rate %s%s (%g%% Wilson interval %s to %s)", m,
+                 scaled ? " once scaled by P(N >= 1)" : "", 100 * r->level, lo, hi);
+    }
     return fmt(L,
                "%lld trials (%lld flips) over %zu target%s: %s of the faults were masked and %s "
-               "changed the top-1 prediction%s; mismatch rate %s%s (%g%% Wilson interval %s to "
-               "%s).",
+               "changed the top-1 prediction%s%s.%s",
                (long long)t->n_trials, (long long)r->n_flips, r->n_layers,
                r->n_layers == 1 ? "" : "s", pm, ps,
-               scaled ? " (trials drawn given at least one flip)" : "", m,
-               scaled ? " once scaled by P(N >= 1)" : "", 100 * r->level, lo, hi);
+               scaled ? " (trials drawn given at least one flip)" : "", rate,
+               L->self->process == AU_CAMPAIGN_POISSON ? say_poisson(L) : "");
 }
 
 static const char *say_layers(struct ld *L)
@@ -1086,6 +1113,25 @@ static const char *say_compare(struct ld *L)
                hi->mis_lo > lo->mis_hi ? "; the intervals do not overlap" : "");
 }
 
+/* A campaign that is not done is read as it stood: say so first, so nobody quotes it as
+ * final (status "running", "interrupted" or "failed"). */
+static const char *say_partial(struct ld *L)
+{
+    struct au_report *r = L->r;
+    const char *st = r->status ? r->status : "unknown";
+    if (strcmp(st, "running") == 0)
+        return fmt(L,
+                   "Partial results: the campaign is still running; these numbers cover the "
+                   "%lld trials recorded when the report read the database (one consistent "
+                   "snapshot). Run aurum report again when it is done.",
+                   (long long)r->total.n_trials);
+    return fmt(L,
+               "Partial results: the campaign's status is '%s'%s%s%s; these numbers cover the "
+               "%lld trials recorded. aurum run resumes it.",
+               st, r->stop_reason ? " (" : "", r->stop_reason ? r->stop_reason : "",
+               r->stop_reason ? ")" : "", (long long)r->total.n_trials);
+}
+
 static int summarize(struct ld *L)
 {
     struct au_report *r = L->r;
@@ -1093,7 +1139,10 @@ static int summarize(struct ld *L)
     int64_t det = 0;
     for (size_t i = 0; i < r->n_layers; i++)
         det += r->layers[i].n_detected;
-    int rc = say(L, &cap, say_overview(L));
+    r->partial = !r->status || strcmp(r->status, "done") != 0;
+    int rc = r->partial ? say(L, &cap, say_partial(L)) : AU_OK;
+    if (rc == AU_OK)
+        rc = say(L, &cap, say_overview(L));
     if (rc == AU_OK)
         rc = say(L, &cap, say_layers(L));
     if (rc == AU_OK)

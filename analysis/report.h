@@ -89,6 +89,7 @@ struct au_report {
     struct au_report_field *fields; /* largest share of the mismatches first */
     struct au_report_cmp *cmp;      /* per campaign (by id): total row, then its layers */
     char **summary;                 /* plain-language sentences */
+    bool partial;                   /* status not "done": the trials recorded so far */
     size_t n_model_layers, n_layers, n_bits, n_fields, n_cmp, n_summary;
     char **strs_; /* private: strings to free */
     size_t n_strs_, cap_strs_;

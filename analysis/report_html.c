@@ -595,6 +595,7 @@ int au_report_write_html(const struct au_report *r, FILE *f, const struct au_rep
     esc(f, r->name);
     fprintf(f, " - Aurum report</title>\n<style>%s</style>\n</head>\n<body>\n<h1>", css);
     esc(f, r->name);
+    fputs(r->partial ? " (partial)" : "", f);
     fputs("</h1>\n<p class=\"note\">Aurum fault-injection report", f);
     if (r->description) {
         fputs(": ", f);

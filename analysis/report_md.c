@@ -188,6 +188,7 @@ int au_report_write_md(const struct au_report *r, FILE *f)
     fputs("# ", f);
     for (const char *s = r->name; s && *s; s++)
         fputc(*s == '\n' ? ' ' : *s, f);
+    fputs(r->partial ? " (partial)" : "", f);
     fputs("\n\n## Summary\n\n", f);
     for (size_t i = 0; i < r->n_summary; i++)
         fprintf(f, "- %s\n", r->summary[i]);

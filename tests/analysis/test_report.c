@@ -712,7 +712,48 @@ static void test_conditioned_poisson_rows_are_scaled(void)
     }
     CHECK(scaled >= 1);
     CHECK_SAME(r->total.dloss.mean, r->layers[0].dloss.mean); /* E[L_T]: one group */
+    char want[160], m[16], lo[16], hi[16];
+    au_report_num(m, sizeof(m), r->total.dloss.mean);
+    au_report_num(lo, sizeof(lo), r->total.dloss.t_lo);
+    au_report_num(hi, sizeof(hi), r->total.dloss.t_hi);
+    snprintf(want, sizeof(want),
+             "E[L_T] (layer-wise timing) = %s (99%% Student-t interval %s to %s)", m, lo, hi);
+    CHECK(strstr(r->summary[0], want) != NULL);
     CHECK_EQ_INT(au_report_write(r, dir, NULL, &d), 0);
+    au_report_free(r);
+}
+
+/* Single-layer timing: every target has its own P(N >= 1), so there is no model total and
+ * the summary says the rows are the per-layer E[L_t] (no "n/a" interval). */
+static void test_single_layer_poisson_reports_per_layer(void)
+{
+    char db[512];
+    snprintf(db, sizeof(db), "%s/single.db", tmpdir);
+    int rc = run_campaign(db, "p-single",
+                          "\"formats\": {\"activations\": \"fp16\"}, \"targets\": {\"layers\": "
+                          "[\"op:Conv\"]}, \"process\": {\"type\": \"poisson\", \"rate\": 1e-5, "
+                          "\"timing\": \"single_layer\", \"time\": 1.0, \"condition_on_fault\": "
+                          "true, \"trials\": 60}");
+    CHECK_EQ_INT(rc, 0);
+    struct au_report *r = NULL;
+    struct au_diag d = {{0}};
+    if (rc || au_report_load(db, NULL, &r, &d) != AU_OK) {
+        fprintf(stderr, "single-layer report: %s\n", d.msg);
+        CHECK(0);
+        return;
+    }
+    CHECK_EQ_INT(r->n_layers, 2);
+    for (size_t i = 0; i < r->n_layers; i++) {
+        const struct au_report_layer *l = &r->layers[i];
+        double p = sql1(db, "SELECT p_fault FROM poisson WHERE campaign = %lld AND layer = %d",
+                        (long long)r->id, (int)l->layer);
+        CHECK(l->layer >= 0 && p > 0 && p < 1);
+        CHECK_SAME(l->p_fault, p);
+        CHECK(l->dloss.t_lo <= l->dloss.mean && l->dloss.mean <= l->dloss.t_hi);
+    }
+    CHECK(isnan(r->total.mismatch));
+    CHECK(strstr(r->summary[0], "each row of the table is that layer's E[L_t]") != NULL);
+    CHECK(strstr(r->summary[0], "n/a") == NULL);
     au_report_free(r);
 }
 
@@ -838,6 +879,7 @@ int main(void)
     test_allocation_failures_never_crash();
     test_campaign_reports_match_sql();
     test_conditioned_poisson_rows_are_scaled();
+    test_single_layer_poisson_reports_per_layer();
     test_cli();
     if (sh("rm -rf %s", tmpdir) != 0)
         fprintf(stderr, "could not remove %s\n", tmpdir);

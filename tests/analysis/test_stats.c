@@ -3,6 +3,7 @@
  * freedom, Clopper-Pearson at k = 0, 1, n - 1, n) and identities computed here without
  * the library (binomial sums for the incomplete beta, Simpson's rule for the t law). */
 #include "analysis/estimate.h"
+#include "analysis/report.h"
 #include "analysis/stats.h"
 #include "campaigns/spec.h"
 #include "campaigns/store.h"
@@ -582,6 +583,78 @@ static void test_cli(const char *db)
     CHECK(strstr(out, "aurum: ") == out && strstr(out, "read-only") && !strchr(out, '\n')[1]);
 }
 
+/* A campaign that resumes (status back to running) and appends trials while a snapshot is
+ * open: the snapshot keeps seeing the file as it was, both for the estimates and for
+ * au_estimate_query; after au_estimate_end the new trials appear. Then the report of the
+ * running campaign: consistent totals, marked partial. */
+static void test_snapshot_of_a_running_campaign(const char *dir)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/snapshot.db", dir);
+    CHECK(write_db(path));
+    au_estimate_db *db = NULL;
+    struct au_diag d = {{0}};
+    if (au_estimate_open(path, &db, &d) != AU_OK) {
+        CHECK(!"open the snapshot database");
+        return;
+    }
+    struct au_estimate_campaign c;
+    CHECK_EQ_INT(au_estimate_begin(db, &d), AU_OK);
+    CHECK_EQ_INT(au_estimate_begin(db, &d), AU_INVALID);
+    CHECK(strstr(d.msg, "snapshot is already open") != NULL);
+    // The runner's side: resume "pl" and append two trials (layer 0, activations).
+    au_store *s;
+    int64_t cid = -1;
+    bool resumed = false;
+    struct au_store_campaign_info a = {"pl", json_per_layer, "00", "test", 1, 0.95};
+    struct au_store_trial t[2] = {trial(100, 0, AU_STORE_TENSOR_ACT, 0.5, false),
+                                  trial(101, 0, AU_STORE_TENSOR_ACT, 0.0, false)};
+    bool ok = au_store_open(path, 0, &s, &d) == AU_OK;
+    ok = ok && au_store_campaign_begin(s, &a, &cid, &resumed, &d) == AU_OK && resumed;
+    ok = ok && au_store_trials_add(s, cid, t, 2, NULL, 0, &d) == AU_OK;
+    CHECK(ok); // the writer is never blocked by the open snapshot (WAL)
+    if (!ok)
+        fprintf(stderr, "snapshot writer: %s\n", d.msg);
+    CHECK_EQ_INT(au_estimate_find(db, "pl", &c, &d), AU_OK);
+    CHECK_EQ_INT(c.n_trials, 12);
+    CHECK(!strcmp(c.status, "done"));
+    struct au_estimate *r = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(au_estimate_layers(db, &c, NULL, &r, &n, &d), AU_OK);
+    CHECK(n == 2 && r[0].n_trials == 8);
+    au_free(r);
+    struct rows rows = {0};
+    CHECK_EQ_INT(au_estimate_query(db, "SELECT * FROM trials", count_rows, &rows, &d), AU_OK);
+    CHECK_EQ_INT(rows.rows, 12 + 6);
+    au_estimate_end(db);
+    au_estimate_end(db); // no snapshot: nothing to do
+    CHECK_EQ_INT(au_estimate_find(db, "pl", &c, &d), AU_OK);
+    CHECK_EQ_INT(c.n_trials, 14);
+    CHECK(!strcmp(c.status, "running"));
+    au_estimate_close(db);
+    struct au_report *rep = NULL;
+    CHECK_EQ_INT(au_report_load(path, "pl", &rep, &d), AU_OK);
+    if (rep) {
+        int64_t sum = 0;
+        for (size_t i = 0; i < rep->n_layers; i++)
+            sum += rep->layers[i].n_trials;
+        CHECK(rep->partial && rep->total.n_trials == 14 && sum == 14);
+        CHECK(strstr(rep->summary[0], "Partial results: the campaign is still running") != NULL);
+        CHECK(strstr(rep->summary[0], "14 trials") != NULL);
+    }
+    au_report_free(rep);
+    if (ok)
+        au_store_campaign_end(s, cid, AU_STORE_INTERRUPTED, "interrupted by the test", &d);
+    au_store_close(s);
+    CHECK_EQ_INT(au_report_load(path, "pl", &rep, &d), AU_OK);
+    CHECK(rep && rep->partial &&
+          strstr(rep->summary[0], "status is 'interrupted' (interrupted by the test)") != NULL);
+    au_report_free(rep);
+    CHECK_EQ_INT(au_report_load(path, "pw", &rep, &d), AU_OK); // done: no such sentence
+    CHECK(rep && !rep->partial && strncmp(rep->summary[0], "Partial", 7) != 0);
+    au_report_free(rep);
+}
+
 int main(void)
 {
     test_normal_quantiles_match_tables();
@@ -610,6 +683,7 @@ int main(void)
         fprintf(stderr, "%s\n", d.msg);
     }
     test_open_errors(dir);
+    test_snapshot_of_a_running_campaign(dir);
     char cmd[700];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
