@@ -583,6 +583,30 @@ static void test_cli(const char *db)
     CHECK(strstr(out, "aurum: ") == out && strstr(out, "read-only") && !strchr(out, '\n')[1]);
 }
 
+/* Allocation failing at every site of au_estimate_find: an error saying so, or the full
+ * answer; never a campaign silently read as "does not parse" (process -1). */
+static void test_find_under_allocation_failures(au_estimate_db *db)
+{
+    int n_ok = 0, n_nomem = 0;
+    for (long k = 1; k < 400 && n_ok < 3; k++) {
+        struct au_estimate_campaign c;
+        struct au_diag d = {{0}};
+        au_alloc_fail_after(k);
+        int rc = au_estimate_find(db, "pw", &c, &d);
+        au_alloc_fail_after(0);
+        if (rc == AU_OK) {
+            n_ok++;
+            CHECK(c.process == AU_CAMPAIGN_POISSON && c.timing == AU_CAMPAIGN_MODEL_WIDE);
+            CHECK(c.conditioned);
+        } else {
+            n_nomem++;
+            CHECK_EQ_INT(rc, AU_NOMEM);
+            CHECK(strstr(d.msg, "out of memory") != NULL);
+        }
+    }
+    CHECK(n_ok == 3 && n_nomem > 3); // several sites inside the JSON parse failed
+}
+
 /* A campaign that resumes (status back to running) and appends trials while a snapshot is
  * open: the snapshot keeps seeing the file as it was, both for the estimates and for
  * au_estimate_query; after au_estimate_end the new trials appear. Then the report of the
@@ -676,6 +700,7 @@ int main(void)
         test_layer_estimates(db);
         test_poisson_model_estimate(db);
         test_queries_are_read_only(db, path);
+        test_find_under_allocation_failures(db);
         au_estimate_close(db);
         test_cli(path);
     } else {
