@@ -307,136 +307,94 @@ static int int_decode(const au_numsys_inst *s, const uint64_t *codes, const uint
     return 0;
 }
 
-typedef float vf4 __attribute__((vector_size(16)));
-typedef int32_t vi4 __attribute__((vector_size(16)));
-
-static inline vf4 vsel(vi4 m, vf4 a, vf4 b)
+/* min and max of a block; returns 0 if it holds inf or NaN (then the caller takes the
+ * general path, which leaves them out). */
+AU_INLINE int minmax_fast(const float *x, size_t n, float *mn, float *mx)
 {
-    return (vf4)(((vi4)a & m) | ((vi4)b & ~m));
-}
-
-static inline vf4 vsplat(float f)
-{
-    return (vf4){f, f, f, f};
-}
-
-/* min and max of a block, 4 lanes at a time; returns 0 if it holds inf or NaN (then the
- * caller takes the general path, which leaves them out). */
-static int minmax_fast(const float *x, size_t n, float *mn, float *mx)
-{
-    const vi4 abs = {INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX};
-    const vf4 fmax = vsplat(FLT_MAX);
-    vf4 lo = vsplat(0.0f), hi = lo, v;
-    vi4 fin = ~(vi4){0, 0, 0, 0};
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        memcpy(&v, x + i, 16);
-        fin &= (vf4)((vi4)v & abs) <= fmax;
-        lo = vsel(v < lo, v, lo);
-        hi = vsel(v > hi, v, hi);
+    const au_vi abs = au_vspliti(INT32_MAX);
+    au_vf lo = au_vsplat(0.0f), hi = lo;
+    au_vi big = {0}; /* largest |x| bit pattern: inf and NaN patterns are the largest */
+    for (size_t i = 0; i < n; i += AU_VW) {
+        au_vf v = au_vload(x + i, n - i);
+        au_vi a = (au_vi)v & abs, gt = a > big;
+        big = (a & gt) | (big & ~gt);
+        lo = au_vsel(v < lo, v, lo);
+        hi = au_vsel(v > hi, v, hi);
     }
-    int bad;
-    minmax(x + i, n - i, mn, mx, &bad);
-    for (int k = 0; k < 4; k++) {
-        *mn = lo[k] < *mn ? lo[k] : *mn;
-        *mx = hi[k] > *mx ? hi[k] : *mx;
-    }
-    return (fin[0] & fin[1] & fin[2] & fin[3]) && fabsf(*mn) <= FLT_MAX && *mx <= FLT_MAX && !bad;
-}
-
-/* absmax for symmetric blocks: |x| bit patterns compare as integers in float order and
- * inf/NaN patterns are the largest, so one integer max also flags non-finite lanes.
- * Returns 0 if the block holds inf or NaN. */
-static int absmax_fast(const float *x, size_t n, float *amax)
-{
-    const vi4 abs = {INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX};
-    vi4 mx = {0, 0, 0, 0}, v;
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        memcpy(&v, x + i, 16);
-        v &= abs;
-        vi4 gt = v > mx;
-        mx = (v & gt) | (mx & ~gt);
-    }
-    int32_t m = 0;
-    for (int k = 0; k < 4; k++)
-        m = mx[k] > m ? mx[k] : m;
-    for (; i < n; i++) {
-        uint32_t u = f2u(x[i]) & 0x7FFFFFFFu;
-        m = (int32_t)u > m ? (int32_t)u : m;
-    }
-    *amax = u2f((uint32_t)m);
-    return m < 0x7F800000;
+    if (au_hmax_i(big) >= 0x7F800000)
+        return 0; /* lanes were compared as floats above: only trust them if finite */
+    *mn = -au_hmax_f(-lo), *mx = au_hmax_f(hi);
+    return 1;
 }
 
 struct lanes {
-    vf4 s, lo, hi;
+    au_vf s, lo, hi;
     int rnd, small; /* small: the clamped |x/s| <= 2^23, so adding 2^23 rounds it */
 };
 
-/* 4 lanes of a NaN-free block: the same float operations as units() and int_decode. */
-static inline void quant4(const struct lanes *l, float *x)
+/* VW lanes of a NaN-free block: the same float operations as units() and int_decode. */
+AU_INLINE au_vf quant_lanes(const struct lanes *l, au_vf v0)
 {
-    const vi4 sgn = {INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN};
-    const vf4 big = vsplat(8388608.0f), one = vsplat(1.0f);
-    vf4 v, v0, r;
-    memcpy(&v0, x, 16);
-    v = v0 / l->s;
-    v = vsel(v < l->lo, l->lo, v);
-    v = vsel(v > l->hi, l->hi, v); /* |v| <= 2^24 from here on */
+    const au_vi sgn = au_vspliti(INT32_MIN);
+    const au_vf big = au_vsplat(8388608.0f), one = au_vsplat(1.0f);
+    au_vf v = v0 / l->s, r;
+    v = au_vsel(v < l->lo, l->lo, v);
+    v = au_vsel(v > l->hi, l->hi, v); /* |v| <= 2^24 from here on */
     if (l->rnd == RND_NE) {
-        vf4 m = (vf4)(((vi4)v & sgn) | (vi4)big);
+        au_vf m = (au_vf)(((au_vi)v & sgn) | (au_vi)big);
         r = (v + m) - m;
         if (!l->small)
-            r = vsel((vf4)((vi4)v & ~sgn) < big, r, v);
+            r = au_vsel((au_vf)((au_vi)v & ~sgn) < big, r, v);
     } else {
-        r = __builtin_convertvector(__builtin_convertvector(v, vi4), vf4);
+        r = __builtin_convertvector(__builtin_convertvector(v, au_vi), au_vf);
         if (l->rnd == RND_FL) { /* as units(): an underflowed negative x/s floors to -1 */
-            r = r - (vf4)((vi4)one & ((r > v) | ((v == 0) & (v0 < 0))));
-            r = vsel(r < l->lo, l->lo, r);
+            r = r - (au_vf)((au_vi)one & ((r > v) | ((v == 0) & (v0 < 0))));
+            r = au_vsel(r < l->lo, l->lo, r);
         }
     }
-    r = (r + 0.0f) * l->s;
-    memcpy(x, &r, 16);
+    return (r + 0.0f) * l->s;
 }
 
-static int quantize_block(const au_numsys_inst *st, float *x, size_t n, struct au_pcg32 *rng)
+/* The general path, as encode + decode: NaN (zeroed and counted), inf, stochastic. */
+static int quantize_slow(const au_numsys_inst *st, float *x, size_t n, struct au_pcg32 *rng)
 {
     struct blk b;
     float mn, mx;
-    int has_nan = 0, n_nan = 0, fin;
-    if (st->sym && !st->stat)
-        fin = absmax_fast(x, n, &mx), mn = -mx;
-    else
-        fin = minmax_fast(x, n, &mn, &mx);
-    if (!fin)
-        minmax(x, n, &mn, &mx, &has_nan), has_nan = 1; /* inf or NaN: the general path */
+    int has_nan, n_nan = 0;
+    minmax(x, n, &mn, &mx, &has_nan);
     block_scale(st, mn, mx, &b);
-    if (has_nan || st->rnd == RND_SR) { /* the general path, as encode + decode */
-        for (size_t i = 0; i < n; i++) {
-            if (isnan(x[i])) {
-                n_nan++;
-                x[i] = 0.0f;
-                continue;
-            }
-            x[i] = (units(st, &b, x[i], rng) + 0.0f) * b.s;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(x[i])) {
+            n_nan++;
+            x[i] = 0.0f;
+            continue;
         }
-        return n_nan;
+        x[i] = (units(st, &b, x[i], rng) + 0.0f) * b.s;
     }
-    const struct lanes l = {vsplat(b.s), vsplat(st->qlo - b.z), vsplat(st->qhi - b.z), st->rnd,
-                            st->sym || st->n < 24};
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        quant4(&l, x + i);
-    if (i < n) {
-        float t[4] = {0};
-        memcpy(t, x + i, (n - i) * sizeof(float));
-        quant4(&l, t);
-        memcpy(x + i, t, (n - i) * sizeof(float));
-    }
+    return n_nan;
+}
+
+AU_INLINE int quantize_block(const au_numsys_inst *st, float *x, size_t n, struct au_pcg32 *rng)
+{
+    struct blk b;
+    float mn, mx;
+    int fin;
+    if (st->sym && !st->stat) {
+        uint32_t m = au_absmax_bits(x, n);
+        fin = m < 0x7F800000u, mx = u2f(m), mn = -mx;
+    } else
+        fin = minmax_fast(x, n, &mn, &mx);
+    if (!fin || st->rnd == RND_SR)
+        return quantize_slow(st, x, n, rng);
+    block_scale(st, mn, mx, &b);
+    const struct lanes l = {au_vsplat(b.s), au_vsplat(st->qlo - b.z), au_vsplat(st->qhi - b.z),
+                            st->rnd, st->sym || st->n < 24};
+    for (size_t i = 0; i < n; i += AU_VW)
+        au_vstore(x + i, quant_lanes(&l, au_vload(x + i, n - i)), n - i);
     return 0;
 }
 
+AU_CLONES
 static int int_quantize(const au_numsys_inst *s, float *x, size_t n, struct au_pcg32 *rng)
 {
     size_t bl = s->kind == AU_BLOCK_ELEMS ? s->block_len : n;

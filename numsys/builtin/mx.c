@@ -282,110 +282,62 @@ static int mx_decode(const au_numsys_inst *s, const uint64_t *codes, const uint6
     return 0;
 }
 
-typedef float vf4 __attribute__((vector_size(16)));
-typedef int32_t vi4 __attribute__((vector_size(16)));
-typedef uint32_t vu4 __attribute__((vector_size(16)));
-
-static inline vf4 vsel(vi4 m, vf4 a, vf4 b)
-{
-    return (vf4)(((vi4)a & m) | ((vi4)b & ~m));
-}
-
-static inline vf4 vsplat(float f)
-{
-    return (vf4){f, f, f, f};
-}
-
-static inline vi4 vspliti(int32_t v)
-{
-    return (vi4){v, v, v, v};
-}
-
-/* absmax, 4 lanes at a time; returns 0 if the block holds inf or NaN (the general path
- * then leaves them out). */
-static int absmax_fast(const float *x, size_t n, float *out)
-{
-    /* |x| bit patterns compare as integers in float order, and inf/NaN patterns are the
-     * largest: one integer max finds absmax and flags non-finite lanes at once. */
-    const vi4 abs = vspliti(INT32_MAX);
-    vi4 mx = vspliti(0), v;
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        memcpy(&v, x + i, 16);
-        v &= abs;
-        vi4 gt = v > mx;
-        mx = (v & gt) | (mx & ~gt);
-    }
-    int bad = 0;
-    float m = absmax_finite(x + i, n - i, &bad);
-    for (; i < n; i++)
-        bad |= !(fabsf(x[i]) <= FLT_MAX);
-    for (int k = 0; k < 4; k++) {
-        bad |= mx[k] >= 0x7F800000;
-        m = u2f((uint32_t)mx[k]) > m ? u2f((uint32_t)mx[k]) : m;
-    }
-    *out = m;
-    return !bad;
-}
-
 struct lanes {
-    vf4 inv, x, maxv;
-    vi4 kmin_bits, c_add; /* min normal exponent field, (23 - m) << 23 */
+    au_vf inv, x, maxv;
+    au_vi kmin_bits, c_add; /* min normal exponent field, (23 - m) << 23 */
     int tz, is_int;
 };
 
-/* 4 lanes of a finite block, the same float operations as encode_one + mx_decode. */
-static inline void quant4(const struct lanes *l, float *x)
+/* AU_VW lanes of a finite block, the same float operations as encode_one + mx_decode. */
+AU_INLINE au_vf quant_lanes(const struct lanes *l, au_vf x0)
 {
-    const vi4 sgn = vspliti(INT32_MIN), expo = vspliti(0x7F800000);
-    vf4 x0, v, a, c, r;
-    memcpy(&x0, x, 16);
+    const au_vi sgn = au_vspliti(INT32_MIN), expo = au_vspliti(0x7F800000);
+    au_vf v, a, c, r;
     v = x0 * l->inv;
-    a = (vf4)((vi4)v & ~sgn);
-    vi4 eb = (vi4)a & expo;
-    vi4 lo = eb < l->kmin_bits;
-    eb = (l->kmin_bits & lo) | (eb & ~lo); /* the binade, at least the min normal */
-    c = (vf4)((vu4)eb + (vu4)l->c_add);    /* unsigned: no overflow for finite lanes anyway */
+    a = (au_vf)((au_vi)v & ~sgn);
+    au_vi eb = (au_vi)a & expo;
+    au_vi lo = eb < l->kmin_bits;
+    eb = (l->kmin_bits & lo) | (eb & ~lo);    /* the binade, at least the min normal */
+    c = (au_vf)((au_vu)eb + (au_vu)l->c_add); /* unsigned: no overflow for finite lanes anyway */
     r = (a + c) - c;
     if (l->tz)
-        r = vsel(r > a, r - c * 0x1p-23f, r);
-    r = vsel(r < l->maxv, r, l->maxv);
-    r = (vf4)((vi4)r | ((vi4)v & sgn));
+        r = au_vsel(r > a, r - c * 0x1p-23f, r);
+    r = au_vsel(r < l->maxv, r, l->maxv);
+    r = (au_vf)((au_vi)r | ((au_vi)v & sgn));
     if (l->is_int)
         r = r + 0.0f; /* int8 has no -0 */
-    r = r * l->x;
-    memcpy(x, &r, 16);
+    return r * l->x;
 }
 
 /* The same rounding done on x itself (every constant scaled by X): exact because X is a
  * power of two, valid while 2^kmin * X is a normal float and max * X is finite. Saves the
  * two scalings per lane on typical blocks. */
-static inline void quant4x(const struct lanes *l, float *x)
+AU_INLINE au_vf quant_lanes_x(const struct lanes *l, au_vf x0)
 {
-    const vi4 sgn = vspliti(INT32_MIN), expo = vspliti(0x7F800000);
-    vf4 x0, a, c, r;
-    memcpy(&x0, x, 16);
-    a = (vf4)((vi4)x0 & ~sgn);
-    vi4 eb = (vi4)a & expo;
-    vi4 lo = eb < l->kmin_bits;
+    const au_vi sgn = au_vspliti(INT32_MIN), expo = au_vspliti(0x7F800000);
+    au_vf a, c, r;
+    a = (au_vf)((au_vi)x0 & ~sgn);
+    au_vi eb = (au_vi)a & expo;
+    au_vi lo = eb < l->kmin_bits;
     eb = (l->kmin_bits & lo) | (eb & ~lo);
-    c = (vf4)((vu4)eb + (vu4)l->c_add);
+    c = (au_vf)((au_vu)eb + (au_vu)l->c_add);
     r = (a + c) - c;
     if (l->tz)
-        r = vsel(r > a, r - c * 0x1p-23f, r);
-    r = vsel(r < l->maxv, r, l->maxv);
-    r = (vf4)((vi4)r | ((vi4)x0 & sgn));
+        r = au_vsel(r > a, r - c * 0x1p-23f, r);
+    r = au_vsel(r < l->maxv, r, l->maxv);
+    r = (au_vf)((au_vi)r | ((au_vi)x0 & sgn));
     if (l->is_int)
         r = r + 0.0f;
-    memcpy(x, &r, 16);
+    return r;
 }
 
-static int quantize_block(const au_numsys_inst *s, float *x, size_t n, struct au_pcg32 *rng)
+AU_INLINE int quantize_block(const au_numsys_inst *s, float *x, size_t n, struct au_pcg32 *rng)
 {
     const struct elem *el = s->el;
     int n_nan = 0, bad = 0;
-    float amax;
-    if (!absmax_fast(x, n, &amax))
+    uint32_t bits = au_absmax_bits(x, n);
+    float amax = u2f(bits);
+    if (bits >= 0x7F800000u) /* inf or NaN: the general path leaves them out */
         amax = absmax_finite(x, n, &bad), bad = 1;
     int e = scale_exp(el, amax);
     if (bad || s->rnd == RND_SR) { /* the general path, as encode + decode */
@@ -398,26 +350,22 @@ static int quantize_block(const au_numsys_inst *s, float *x, size_t n, struct au
     const int cmin = el->e ? 1 - el->bias + 23 - el->m : 17, cadd = el->e ? 23 - el->m : 0;
     const int sh = e - 127, xd = cmin - cadd + sh >= -126 && el->emax + 1 + sh <= 127;
     const struct lanes l = {
-        vsplat(pow2f(-sh)),
-        vsplat(pow2f(sh)),
-        vsplat(xd ? el->max * pow2f(sh) : el->max),
-        vspliti((cmin - cadd + (xd ? sh : 0) + 127) << 23),
-        vspliti(cadd << 23),
+        au_vsplat(pow2f(-sh)),
+        au_vsplat(pow2f(sh)),
+        au_vsplat(xd ? el->max * pow2f(sh) : el->max),
+        au_vspliti((cmin - cadd + (xd ? sh : 0) + 127) << 23),
+        au_vspliti(cadd << 23),
         s->rnd == RND_TZ,
         !el->e,
     };
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        xd ? quant4x(&l, x + i) : quant4(&l, x + i);
-    if (i < n) {
-        float t[4] = {0};
-        memcpy(t, x + i, (n - i) * sizeof(float));
-        xd ? quant4x(&l, t) : quant4(&l, t);
-        memcpy(x + i, t, (n - i) * sizeof(float));
+    for (size_t i = 0; i < n; i += AU_VW) {
+        au_vf v = au_vload(x + i, n - i);
+        au_vstore(x + i, xd ? quant_lanes_x(&l, v) : quant_lanes(&l, v), n - i);
     }
     return 0;
 }
 
+AU_CLONES
 static int mx_quantize(const au_numsys_inst *s, float *x, size_t n, struct au_pcg32 *rng)
 {
     size_t bl = s->kind == AU_BLOCK_ELEMS ? s->block_len : n;
