@@ -10,6 +10,7 @@
 #include "core/onnx.h"
 #include "injectors/inject.h"
 #include "injectors/poisson.h"
+#include "mpi.h"
 #include "plan.h"
 #include "store.h"
 #include "validate.h"
@@ -50,18 +51,6 @@ struct worker {
     pthread_t thread;
 };
 
-/* Rows of one unit, waiting for the committer. */
-struct unit_result {
-    int64_t unit;
-    int status;
-    struct au_store_trial *trials;
-    int *target_of; /* per trial row: plan target (0 for model-wide) */
-    size_t n_trials, cap_trials;
-    struct au_store_flip *flips;
-    size_t n_flips, cap_flips;
-    char msg[256];
-};
-
 struct target_stats {
     int64_t n, n_finite;
     double sum, sumsq, mismatch;
@@ -89,8 +78,12 @@ struct ctx {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int64_t next_unit, next_commit, window;
-    struct unit_result *results; /* ring of window entries */
+    struct au_unit_result *results; /* ring of window entries */
     bool abort;
+    /* MPI (mpi.h): ranks > 1 when distributed; a remote rank has no store */
+    int ranks;
+    bool remote;
+    uint64_t fingerprint;
 };
 
 static int emul_spec(const struct au_campaign *c, struct au_emul_spec *s,
@@ -332,7 +325,7 @@ static void score_slot(const struct ctx *x, const struct worker *w, int64_t b, i
         t->outcome = outcome;
 }
 
-static struct au_store_trial *add_trial(struct unit_result *ur, int target)
+static struct au_store_trial *add_trial(struct au_unit_result *ur, int target)
 {
     if (ur->n_trials == ur->cap_trials) {
         size_t cap = ur->cap_trials ? ur->cap_trials * 2 : 256;
@@ -351,7 +344,7 @@ static struct au_store_trial *add_trial(struct unit_result *ur, int target)
     return t;
 }
 
-static int add_flips(struct unit_result *ur, const struct worker *w, int64_t trial_id,
+static int add_flips(struct au_unit_result *ur, const struct worker *w, int64_t trial_id,
                      const struct au_inject_site *s, const struct au_flip_record *rec, size_t n)
 {
     if (ur->n_flips + n > ur->cap_flips) {
@@ -411,7 +404,7 @@ static void finish_mean(struct au_store_trial *t)
 }
 
 /* All slots of the unit carry one activation trial of target t each: one resumed run. */
-static int unit_act_target(struct ctx *x, struct worker *w, struct unit_result *ur, int t,
+static int unit_act_target(struct ctx *x, struct worker *w, struct au_unit_result *ur, int t,
                            int64_t i0, int64_t n_slots, struct au_diag *d)
 {
     const struct au_plan *p = &x->plan;
@@ -443,7 +436,7 @@ static int unit_act_target(struct ctx *x, struct worker *w, struct unit_result *
 }
 
 /* A trial alone on the batch-1 twin: its own golden run, then its faults. */
-static int solo_run(struct ctx *x, struct worker *s1, struct unit_result *ur,
+static int solo_run(struct ctx *x, struct worker *s1, struct au_unit_result *ur,
                     struct au_store_trial *tr, int64_t position, const struct au_inject_site *ws,
                     size_t n_act, size_t n_w, struct au_diag *d)
 {
@@ -462,8 +455,8 @@ static int solo_run(struct ctx *x, struct worker *s1, struct unit_result *ur,
 
 /* One run per trial: weight faults (whole batch for per_layer campaigns, the trial's own
  * slot otherwise) plus any activation faults of that trial in its slot. */
-static int unit_own_run(struct ctx *x, struct worker *w, struct unit_result *ur, int t, int64_t id,
-                        int64_t b, int layer, const struct au_inject_site *s, size_t n,
+static int unit_own_run(struct ctx *x, struct worker *w, struct au_unit_result *ur, int t,
+                        int64_t id, int64_t b, int layer, const struct au_inject_site *s, size_t n,
                         struct au_diag *d)
 {
     int64_t B = x->c->batch;
@@ -503,7 +496,7 @@ static int unit_own_run(struct ctx *x, struct worker *w, struct unit_result *ur,
 
 /* Model-wide Poisson: activation-only trials share one run; a trial with weight faults
  * gets a run of its own; zero-flip trials are recorded without running. */
-static int unit_model_wide(struct ctx *x, struct worker *w, struct unit_result *ur, int64_t i0,
+static int unit_model_wide(struct ctx *x, struct worker *w, struct au_unit_result *ur, int64_t i0,
                            int64_t n_slots, struct au_diag *d)
 {
     const struct au_plan *p = &x->plan;
@@ -563,7 +556,7 @@ static int unit_model_wide(struct ctx *x, struct worker *w, struct unit_result *
     return rc;
 }
 
-static int unit_weight_target(struct ctx *x, struct worker *w, struct unit_result *ur, int t,
+static int unit_weight_target(struct ctx *x, struct worker *w, struct au_unit_result *ur, int t,
                               int64_t i0, int64_t n_slots, struct au_diag *d)
 {
     const struct au_plan *p = &x->plan;
@@ -581,7 +574,7 @@ static int unit_weight_target(struct ctx *x, struct worker *w, struct unit_resul
 }
 
 static int run_unit(struct ctx *x, struct worker *w, int64_t unit, const bool *stopped,
-                    struct unit_result *ur, struct au_diag *d)
+                    struct au_unit_result *ur, struct au_diag *d)
 {
     const struct au_plan *p = &x->plan;
     int64_t B = x->c->batch, i0 = unit * B;
@@ -828,6 +821,35 @@ struct wargs {
     bool *ready; /* per ring slot */
 };
 
+/* Under the lock: the next unit and the stop flags (stopped may be NULL). 1 taken, 0 the
+ * window is full (only if !wait), -1 nothing left to take. */
+static int take_unit(struct ctx *x, bool wait, int64_t *u, bool *stopped)
+{
+    while (wait && !x->abort && x->next_unit < x->plan.n_units &&
+           x->next_unit >= x->next_commit + x->window)
+        pthread_cond_wait(&x->cv, &x->mu);
+    if (x->abort || x->next_unit >= x->plan.n_units || all_stopped(x))
+        return -1;
+    if (x->next_unit >= x->next_commit + x->window)
+        return 0;
+    *u = x->next_unit++;
+    for (int t = 0; stopped && t < n_stat_targets(x); t++)
+        stopped[t] = x->stats[t].stopped;
+    return 1;
+}
+
+/* Unit u's slot is filled: hand it to the committer (a failure stops the others). */
+static void unit_ready(struct wargs *a, int64_t u)
+{
+    struct ctx *x = a->x;
+    pthread_mutex_lock(&x->mu);
+    a->ready[u % x->window] = true;
+    if (x->results[u % x->window].status)
+        x->abort = true;
+    pthread_cond_broadcast(&x->cv);
+    pthread_mutex_unlock(&x->mu);
+}
+
 static void *worker_main(void *arg)
 {
     struct wargs *a = arg;
@@ -835,39 +857,28 @@ static void *worker_main(void *arg)
     int nt = n_stat_targets(x);
     bool *stopped = au_calloc((size_t)nt + 1, sizeof(bool));
     for (;;) {
+        int64_t u = 0;
         pthread_mutex_lock(&x->mu);
-        while (!x->abort && x->next_unit < x->plan.n_units &&
-               x->next_unit >= x->next_commit + x->window)
-            pthread_cond_wait(&x->cv, &x->mu);
-        if (x->abort || x->next_unit >= x->plan.n_units || all_stopped(x)) {
-            pthread_mutex_unlock(&x->mu);
-            break;
-        }
-        int64_t u = x->next_unit++;
-        for (int t = 0; stopped && t < nt; t++)
-            stopped[t] = x->stats[t].stopped;
+        int got = take_unit(x, true, &u, stopped);
         pthread_mutex_unlock(&x->mu);
+        if (got < 0)
+            break;
         if (x->unit_done[u])
             continue;
-        struct unit_result *ur = &x->results[u % x->window];
+        struct au_unit_result *ur = &x->results[u % x->window];
         a->w->diag.msg[0] = '\0';
         ur->status = stopped ? run_unit(x, a->w, u, stopped, ur, &a->w->diag) : AU_NOMEM;
         ur->unit = u;
         snprintf(ur->msg, sizeof(ur->msg), "%s",
                  ur->status == AU_NOMEM && !stopped ? "out of memory" : a->w->diag.msg);
-        pthread_mutex_lock(&x->mu);
-        a->ready[u % x->window] = true;
-        if (ur->status)
-            x->abort = true;
-        pthread_cond_broadcast(&x->cv);
-        pthread_mutex_unlock(&x->mu);
+        unit_ready(a, u);
     }
     au_free(stopped);
     return NULL;
 }
 
 /* Drop rows of targets that stopped before this unit (a worker may have run them). */
-static void filter_stopped(struct ctx *x, struct unit_result *ur)
+static void filter_stopped(struct ctx *x, struct au_unit_result *ur)
 {
     size_t keep = 0, fk = 0, fi = 0;
     for (size_t i = 0; i < ur->n_trials; i++) {
@@ -888,7 +899,7 @@ static void filter_stopped(struct ctx *x, struct unit_result *ur)
 }
 
 /* Under the lock: workers read the stopped flags. */
-static void commit_stats(struct ctx *x, const struct unit_result *ur)
+static void commit_stats(struct ctx *x, const struct au_unit_result *ur)
 {
     for (size_t i = 0; i < ur->n_trials; i++)
         stats_add(&x->stats[ur->target_of[i]], &ur->trials[i]);
@@ -898,7 +909,7 @@ static void commit_stats(struct ctx *x, const struct unit_result *ur)
 
 /* Outside the lock (the store write is the slow part); only the committer writes stats,
  * so reading them here is safe. */
-static int commit_unit(struct ctx *x, struct unit_result *ur, struct au_run_result *r,
+static int commit_unit(struct ctx *x, struct au_unit_result *ur, struct au_run_result *r,
                        struct au_diag *d)
 {
     filter_stopped(x, ur);
@@ -978,7 +989,7 @@ static int commit_loop(struct ctx *x, bool *ready, struct au_run_result *r, stru
             pthread_cond_timedwait(&x->cv, &x->mu, &ts);
             continue;
         }
-        struct unit_result *ur = &x->results[u % x->window];
+        struct au_unit_result *ur = &x->results[u % x->window];
         ready[u % x->window] = false;
         if (ur->status) {
             rc = au_diag_set(d, ur->status, "%s", ur->msg);
@@ -986,7 +997,9 @@ static int commit_loop(struct ctx *x, bool *ready, struct au_run_result *r, stru
             break;
         }
         pthread_mutex_unlock(&x->mu);
+        double tc = now_s();
         rc = commit_unit(x, ur, r, d);
+        r->commit_seconds += now_s() - tc;
         progress(x, r, t0, false);
         pthread_mutex_lock(&x->mu);
         if (rc) {
@@ -1121,6 +1134,46 @@ static bool needs_solo(const struct ctx *x)
     return false;
 }
 
+static int setup_store(struct ctx *x, const struct au_store_golden *golden, struct au_run_result *r,
+                       struct au_diag *d)
+{
+    int rc = open_store(x, x->o->database ? x->o->database : x->c->database, r, d);
+    if (!rc)
+        rc = store_layers(x, d);
+    if (!rc)
+        rc = au_store_golden_add(x->store, x->campaign, golden, (size_t)x->ds.n, d);
+    if (!rc && x->c->process.type == AU_CAMPAIGN_POISSON)
+        rc = store_poisson(x, d);
+    return rc;
+}
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+/* What all MPI ranks must agree on before trading units: the plan, the analysis set, the
+ * golden run bit for bit (same BLAS paths) and the row layouts (same build). */
+static uint64_t fingerprint(const struct ctx *x, const struct au_store_golden *golden)
+{
+    int64_t v[] = {x->plan.n_units,
+                   x->plan.trials,
+                   x->plan.n_targets,
+                   (int64_t)x->plan.max_sites,
+                   x->n_analysis,
+                   x->n_data_batches,
+                   x->positions,
+                   x->classes,
+                   (int64_t)sizeof(struct au_store_trial),
+                   (int64_t)sizeof(struct au_store_flip)};
+    uint64_t h = fnv1a(0xcbf29ce484222325ULL, v, sizeof(v));
+    h = fnv1a(h, x->analysis, (size_t)x->n_analysis * sizeof(*x->analysis));
+    return fnv1a(h, golden, (size_t)x->ds.n * sizeof(*golden));
+}
+
 static int setup(struct ctx *x, int jobs, struct au_run_result *r, struct au_diag *d)
 {
     if (x->o->shard_n > 0 && x->c->stop.type == AU_CAMPAIGN_STOP_CI)
@@ -1173,23 +1226,22 @@ static int setup(struct ctx *x, int jobs, struct au_run_result *r, struct au_dia
             rc = worker_scratch(s1, x->plan.max_sites, d);
     }
     if (!rc)
-        rc = open_store(x, x->o->database ? x->o->database : x->c->database, r, d);
-    if (!rc)
-        rc = store_layers(x, d);
-    if (!rc)
-        rc = au_store_golden_add(x->store, x->campaign, golden, (size_t)x->ds.n, d);
-    if (!rc && x->c->process.type == AU_CAMPAIGN_POISSON)
-        rc = store_poisson(x, d);
+        x->fingerprint = fingerprint(x, golden);
+    if (!rc && !x->remote) /* MPI: only rank 0 opens the database */
+        rc = setup_store(x, golden, r, d);
     au_free(golden);
     if (rc)
         return rc;
-    x->window = 2 * (int64_t)x->n_workers;
+    /* every worker, local or remote, may hold a unit and its successor */
+    x->window = 2 * ((int64_t)x->n_workers + AU_MPI_DEPTH * (int64_t)(x->ranks - 1));
     x->stats = au_calloc((size_t)n_stat_targets(x) + 1, sizeof(*x->stats));
     x->unit_done = au_calloc((size_t)x->plan.n_units + 1, 1);
     x->results = au_calloc((size_t)x->window, sizeof(*x->results));
     if (!x->stats || !x->unit_done || !x->results)
         return au_diag_set(d, AU_NOMEM, "out of memory");
     r->units_total = x->plan.n_units;
+    if (x->remote)
+        return AU_OK;
     rc = find_done_units(x, r, d);
     if (!rc && r->resumed)
         rc = stats_from_store(x, d);
@@ -1218,6 +1270,67 @@ static void teardown(struct ctx *x)
     au_free(x->unit_done);
 }
 
+/* ---- MPI: the runner as mpi.c sees it (ctx is a struct wargs without a worker) ---- */
+
+static int mpi_take(void *arg, int64_t *u, bool *stopped)
+{
+    struct ctx *x = ((struct wargs *)arg)->x;
+    int got;
+    pthread_mutex_lock(&x->mu);
+    while ((got = take_unit(x, false, u, stopped)) > 0 && x->unit_done[*u])
+        ; /* committed before (resume) or another shard's */
+    pthread_mutex_unlock(&x->mu);
+    return got;
+}
+
+static struct au_unit_result *mpi_slot(void *arg, int64_t u)
+{
+    struct ctx *x = ((struct wargs *)arg)->x;
+    return &x->results[u % x->window];
+}
+
+static void mpi_done(void *arg, int64_t u)
+{
+    unit_ready(arg, u);
+}
+
+/* Layouts are read-only once set up, so the dispatcher may read worker 0's. */
+static int mpi_field(void *arg, int layer, int tensor, int is_meta, int bit, const char **name)
+{
+    const struct worker *w = &((struct wargs *)arg)->x->w[0];
+    uint32_t tt = tensor == AU_STORE_TENSOR_ACT ? AU_TENSOR_ACT : AU_TENSOR_WEIGHT;
+    if (layer < 0 || layer >= au_emul_n_layers(w->e) || bit < 0 || bit > 63 ||
+        (tensor != AU_STORE_TENSOR_ACT && tensor != AU_STORE_TENSOR_WEIGHT) ||
+        !au_inject_layout(w->inj, layer, tt))
+        return AU_RANGE;
+    *name =
+        au_plan_field(w->inj, layer, tt, is_meta ? AU_FAULT_META : AU_FAULT_ELEM, (uint32_t)bit);
+    return AU_OK;
+}
+
+static int mpi_run(void *arg, int64_t u, const bool *stopped, struct au_unit_result *ur,
+                   struct au_diag *d)
+{
+    struct ctx *x = ((struct wargs *)arg)->x;
+    if (u < 0 || u >= x->plan.n_units)
+        return au_diag_set(d, AU_FORMAT, "unit %lld is outside the plan's %lld units", (long long)u,
+                           (long long)x->plan.n_units);
+    return run_unit(x, &x->w[0], u, stopped, ur, d);
+}
+
+static struct au_mpi_runner mpi_runner(struct wargs *a)
+{
+    return (struct au_mpi_runner){
+        a,      n_stat_targets(a->x), a->x->fingerprint, mpi_take, mpi_slot, mpi_done, mpi_field,
+        mpi_run};
+}
+
+static void *dispatch_main(void *arg)
+{
+    au_mpi_dispatch(arg);
+    return NULL;
+}
+
 static int run_workers(struct ctx *x, struct au_run_result *r, struct au_diag *d)
 {
     bool *ready = au_calloc((size_t)x->window + 1, sizeof(bool));
@@ -1234,12 +1347,20 @@ static int run_workers(struct ctx *x, struct au_run_result *r, struct au_diag *d
         if (pthread_create(&x->w[started].thread, NULL, worker_main, &args[started]) != 0)
             break;
     }
+    /* MPI rank 0: one more thread stands in for all the other ranks' workers */
+    args[x->n_workers] = (struct wargs){x, NULL, ready};
+    struct au_mpi_runner rn = mpi_runner(&args[x->n_workers]);
+    pthread_t disp;
+    bool dispatching =
+        started > 0 && x->ranks > 1 && pthread_create(&disp, NULL, dispatch_main, &rn) == 0;
     if (started == 0)
         rc = au_diag_set(d, AU_NOMEM, "cannot start worker threads");
     else
         rc = commit_loop(x, ready, r, d);
     for (int i = 0; i < started; i++)
         pthread_join(x->w[i].thread, NULL);
+    if (dispatching)
+        pthread_join(disp, NULL);
     pthread_cond_destroy(&x->cv);
     pthread_mutex_destroy(&x->mu);
 out:
@@ -1248,19 +1369,43 @@ out:
     return rc;
 }
 
+/* MPI: rank 0 checks every rank's setup, runs its workers and the dispatcher, then stops
+ * the others; the other ranks serve units. rc is this rank's setup status. */
+static int run_mpi(struct ctx *x, int rc, struct au_run_result *r, struct au_diag *d)
+{
+    struct wargs a = {x, NULL, NULL};
+    struct au_mpi_runner rn = mpi_runner(&a);
+    if (x->remote)
+        return au_mpi_serve(rc ? NULL : &rn, rc, d);
+    rc = au_mpi_gather(rc ? NULL : &rn, rc, d);
+    if (!rc)
+        rc = run_workers(x, r, d);
+    struct au_mpi_stats st = {0};
+    au_mpi_stop(&st);
+    r->mpi_bytes = st.bytes;
+    r->mpi_units_remote = st.units_remote;
+    r->mpi_max_rss_kb = st.max_rss_kb;
+    return rc;
+}
+
 int au_campaign_run(const struct au_campaign *c, const struct au_run_opts *o,
                     struct au_run_result *r, struct au_diag *d)
 {
-    struct ctx x = {.c = c, .o = o};
+    struct ctx x = {.c = c, .o = o, .ranks = au_mpi_size(), .remote = au_mpi_rank() > 0};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int jobs = o->jobs > 0 ? o->jobs : (int)(cores > 0 ? cores : 1);
+    if (x.ranks > 1) /* one rank per core is the MPI way; rank 0 may ask for more */
+        jobs = x.remote || o->jobs <= 0 ? 1 : o->jobs;
     memset(r, 0, sizeof(*r));
+    r->ranks = x.ranks;
     snprintf(r->database, sizeof(r->database), "%s", o->database ? o->database : c->database);
     au_set_threads(1); /* parallelism is across workers; one BLAS thread each */
     x.w = au_calloc((size_t)jobs + 1, sizeof(*x.w));
     x.w_cap = jobs;
     int rc = x.w ? setup(&x, jobs, r, d) : au_diag_set(d, AU_NOMEM, "out of memory");
-    if (!rc)
+    if (x.ranks > 1)
+        rc = run_mpi(&x, rc, r, d);
+    else if (!rc)
         rc = run_workers(&x, r, d);
     if (x.store && x.campaign) {
         bool stopped = x.stats && all_stopped(&x);

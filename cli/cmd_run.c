@@ -1,8 +1,10 @@
 /* aurum run: run or resume a campaign. Ctrl-C (SIGINT) or SIGTERM asks the runner to
  * commit the units that are finished and stop; a rerun resumes. Exit status: 0 done,
- * 1 error, 2 usage, 130 interrupted. */
+ * 1 error, 2 usage, 130 interrupted. Under mpirun every rank runs this; rank 0 alone
+ * prints (the others' errors reach it through the runner), so the output is one run's. */
 #include "cmd.h"
 #include "common.h"
+#include "mpi.h"
 #include "runner.h"
 
 #include <signal.h>
@@ -19,17 +21,48 @@ static void on_signal(int sig)
     interrupted = 1;
 }
 
-static int load_campaign(const char *path, struct au_campaign **c)
+/* Prints the problems unless quiet; d gets the first one. */
+static int load_campaign(const char *path, struct au_campaign **c, bool quiet, struct au_diag *d)
 {
     struct au_problems probs = {0};
-    struct au_diag d = {{0}};
-    int rc = au_campaign_load(path, c, &probs, &d);
-    for (size_t i = 0; i < probs.n; i++)
+    int rc = au_campaign_load(path, c, &probs, d);
+    for (size_t i = 0; !quiet && i < probs.n; i++)
         fprintf(stderr, "aurum: %s\n", probs.msg[i]);
-    if (rc && !probs.n)
-        cli_error("%s", d.msg[0] ? d.msg : au_strerror(rc));
+    if (rc && !quiet && !probs.n)
+        cli_error("%s", d->msg[0] ? d->msg : au_strerror(rc));
+    if (rc && probs.n)
+        snprintf(d->msg, sizeof(d->msg), "%s", probs.msg[0]);
     au_problems_fini(&probs);
     return rc;
+}
+
+/* Under MPI a campaign that does not load still has to release the other ranks. */
+static int load_failed(int rc, const struct au_diag *d)
+{
+    if (au_mpi_rank() > 0) {
+        au_mpi_serve(NULL, rc, d);
+    } else if (au_mpi_size() > 1) {
+        au_mpi_gather(NULL, rc, NULL);
+        au_mpi_stop(NULL);
+    }
+    au_mpi_finalize();
+    return 1;
+}
+
+static void print_summary(const struct au_run_result *r)
+{
+    printf("%s: %lld trials in the database (%lld run now, %lld faults, %.1f s, %.0f trials/s,"
+           " %.0f trials per CPU-second)%s\n",
+           r->database, (long long)r->trials_total, (long long)r->trials_run, (long long)r->flips,
+           r->seconds, r->seconds > 0 ? (double)r->trials_run / r->seconds : 0,
+           r->cpu_seconds > 0 ? (double)r->trials_run / r->cpu_seconds : 0,
+           r->complete ? "" : "; interrupted: run the same command again to resume");
+    if (r->ranks > 1)
+        printf("mpi: %d ranks, %lld units by the other ranks, %.0f bytes sent per trial,"
+               " %.2f s writing the database, peak RSS of the other ranks %.1f MB\n",
+               r->ranks, (long long)r->mpi_units_remote,
+               r->trials_run > 0 ? (double)r->mpi_bytes / (double)r->trials_run : 0,
+               r->commit_seconds, (double)r->mpi_max_rss_kb / 1024);
 }
 
 int au_cmd_run(int argc, char **argv)
@@ -90,26 +123,32 @@ int au_cmd_run(int argc, char **argv)
     o.progress = o.progress < 0          ? AU_PROGRESS_NONE
                  : isatty(STDERR_FILENO) ? AU_PROGRESS_BAR
                                          : AU_PROGRESS_LINES;
-    struct au_campaign *c = NULL;
-    if (load_campaign(path, &c))
+    struct au_diag d = {{0}};
+    if (au_mpi_init(&d)) {
+        cli_error("%s", d.msg);
+        au_mpi_finalize();
         return 1;
+    }
+    bool rank0 = au_mpi_rank() == 0;
+    if (!rank0)
+        o.progress = AU_PROGRESS_NONE;
+    struct au_campaign *c = NULL;
+    int rc = load_campaign(path, &c, !rank0, &d);
+    if (rc)
+        return load_failed(rc, &d);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     struct au_run_result r;
-    struct au_diag d = {{0}};
-    int rc = au_campaign_run(c, &o, &r, &d);
-    if (rc && rc != AU_INTERRUPTED)
+    rc = au_campaign_run(c, &o, &r, &d);
+    if (rc && rc != AU_INTERRUPTED && rank0)
         cli_error("%s", d.msg);
-    else
-        printf("%s: %lld trials in the database (%lld run now, %lld faults, %.1f s, %.0f trials/s,"
-               " %.0f trials per CPU-second)%s\n",
-               r.database, (long long)r.trials_total, (long long)r.trials_run, (long long)r.flips,
-               r.seconds, r.seconds > 0 ? (double)r.trials_run / r.seconds : 0,
-               r.cpu_seconds > 0 ? (double)r.trials_run / r.cpu_seconds : 0,
-               r.complete ? "" : "; interrupted: run the same command again to resume");
+    else if (rank0)
+        print_summary(&r);
+    fflush(stdout);
     au_campaign_free(c);
+    au_mpi_finalize();
     return rc == AU_INTERRUPTED ? 130 : rc ? 1 : 0;
 }
