@@ -106,7 +106,7 @@ int au_report_load(const char *path, const char *campaign, struct au_report **ou
                    struct au_diag *d);
 void au_report_free(struct au_report *r); /* NULL is a no-op */
 
-/* Writers: 0, AU_IO if the stream failed, AU_INVALID for a NULL argument. */
+/* Writers: 0, AU_IO if the stream failed, AU_NOMEM, AU_INVALID for a NULL argument. */
 int au_report_write_html(const struct au_report *r, FILE *f, const struct au_report_opts *o);
 int au_report_write_md(const struct au_report *r, FILE *f);
 int au_report_write_csv(const struct au_report *r, int table, FILE *f);

@@ -3,6 +3,7 @@
  * follow the questions users ask: the summary, the settings, which layers, which bits, and
  * which format. Every string from the database is escaped (node names, campaign JSON). */
 #include "report.h"
+#include "report_table.h"
 
 #include "core/alloc.h"
 #include "core/status.h"
@@ -11,8 +12,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define TOP_BITS 12
 
 static const char css[] =
     "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:24px auto;"
@@ -37,127 +36,62 @@ static void esc(FILE *f, const char *s)
     au_svg_escape(f, s ? s : "");
 }
 
-static void td_num(FILE *f, double v)
+/* One table of report_table.c: numbers right-aligned, format strings small with the full
+ * string as a tooltip, the report's own campaign in bold. */
+static int table(FILE *f, const struct au_report *r, int which)
 {
-    char b[32];
-    au_report_num(b, sizeof(b), v);
-    fprintf(f, "<td class=\"n\">%s</td>", b);
-}
-
-static void td_pct(FILE *f, double v)
-{
-    char b[32];
-    au_report_pct(b, sizeof(b), v);
-    fprintf(f, "<td class=\"n\">%s</td>", b);
-}
-
-static void td_int(FILE *f, long long v)
-{
-    fprintf(f, "<td class=\"n\">%lld</td>", v);
-}
-
-static void td_interval(FILE *f, double lo, double hi, bool pct)
-{
-    char a[32], b[32];
-    (pct ? au_report_pct : au_report_num)(a, sizeof(a), lo);
-    (pct ? au_report_pct : au_report_num)(b, sizeof(b), hi);
-    fprintf(f, "<td class=\"n\">[%s, %s]</td>", a, b);
-}
-
-static void td_mean(FILE *f, const struct au_stats_mean *m)
-{
-    char a[32], b[32];
-    au_report_num(a, sizeof(a), m->mean);
-    au_report_num(b, sizeof(b), (m->t_hi - m->t_lo) / 2);
-    fprintf(f, "<td class=\"n\">%s &#177; %s</td>", a, b);
-}
-
-static void setting(FILE *f, const char *key, const char *value)
-{
-    if (!value)
-        return;
-    fprintf(f, "<tr><th>%s</th><td>", key);
-    esc(f, value);
-    fputs("</td></tr>\n", f);
-}
-
-static void settings(FILE *f, const struct au_report *r)
-{
-    char buf[512];
-    fputs("<h2>Settings</h2>\n<table>\n", f);
-    setting(f, "Campaign", r->name);
-    setting(f, "Description", r->description);
-    snprintf(buf, sizeof(buf), "%s (sha256 %.16s...)", r->model ? r->model : "?",
-             r->model_sha256 ? r->model_sha256 : "unknown");
-    setting(f, "Model", buf);
-    setting(f, "Formats", r->formats);
-    setting(f, "Targets", r->targets);
-    setting(f, "Fault", r->fault);
-    setting(f, "Process", r->process);
-    snprintf(buf, sizeof(buf), "%lld trials, %lld flips", (long long)r->total.n_trials,
-             (long long)r->n_flips);
-    setting(f, "Recorded", buf);
-    setting(f, "Poisson", r->poisson);
-    snprintf(buf, sizeof(buf), "%s%s%s", r->stop ? r->stop : "?",
-             r->stop_reason ? "; stopped: " : "", r->stop_reason ? r->stop_reason : "");
-    setting(f, "Stopping", buf);
-    snprintf(buf, sizeof(buf), "%llu", (unsigned long long)r->seed);
-    setting(f, "Seed", buf);
-    snprintf(buf, sizeof(buf), "%g%% (mean: Student-t; rates: Wilson)", 100 * r->level);
-    setting(f, "Confidence level", buf);
-    snprintf(buf, sizeof(buf), "%s (started %s, ended %s)", r->status ? r->status : "?",
-             r->started ? r->started : "?", r->ended ? r->ended : "-");
-    setting(f, "Status", buf);
-    setting(f, "Aurum version", r->aurum_version);
-    setting(f, "Database", r->db_path);
-    fputs("</table>\n<details><summary>Campaign file (JSON)</summary><pre>", f);
-    esc(f, r->json);
-    fputs("</pre></details>\n", f);
-}
-
-static void layer_table(FILE *f, const struct au_report *r)
-{
-    fprintf(f,
-            "<div "
-            "class=\"wide\"><table>\n<tr><th>Layer</th><th>Op</th><th>Tensor</th><th>Bits</"
-            "th><th>Format</th>"
-            "<th>Trials</th><th>Mean &#916;loss &#177; CI</th><th>%g%% t interval</th>"
-            "<th>Mismatch</th><th>%g%% Wilson</th><th>Masked</th><th>SDC</th>"
-            "<th>NaN/inf</th><th>Detector (trials / firings)</th><th>Rank</th></tr>\n",
-            100 * r->level, 100 * r->level);
-    for (size_t i = 0; i < r->n_layers; i++) {
-        const struct au_report_layer *l = &r->layers[i];
-        const struct au_report_model_layer *m = au_report_find_layer(r, l->layer);
-        fputs("<tr><td title=\"", f);
-        esc(f, m ? m->name : "model-wide");
-        fputs("\">", f);
-        esc(f, l->layer < 0 ? "model-wide" : m ? m->label : "?");
-        fputs("</td><td>", f);
-        esc(f, m ? m->op : "");
-        char sh[AU_REPORT_FORMAT_SHORT];
-        au_report_short_format(au_report_layer_format(r, l), sh, sizeof(sh));
-        fprintf(f, "</td><td>%s</td><td>%s</td><td class=\"fmt\" title=\"", l->tensor, l->bits);
-        esc(f, au_report_layer_format(r, l));
-        fputs("\">", f);
-        esc(f, sh);
-        fputs("</td>", f);
-        td_int(f, l->n_trials);
-        td_mean(f, &l->dloss);
-        td_interval(f, l->dloss.t_lo, l->dloss.t_hi, false);
-        td_pct(f, l->mismatch);
-        td_interval(f, l->mis_lo, l->mis_hi, true);
-        td_pct(f, (double)l->n_masked / l->n_trials);
-        td_int(f, l->n_sdc);
-        td_int(f, l->n_nonfinite);
-        fprintf(f, "<td class=\"n\">%lld / %lld</td>", (long long)l->n_detected,
-                (long long)l->detected_total);
-        td_int(f, l->rank);
+    struct au_report_table t;
+    if (au_report_table_build(r, which, &t) < 0)
+        return AU_NOMEM;
+    fputs("<div class=\"wide\"><table>\n<tr>", f);
+    for (int c = 0; c < t.n_cols; c++) {
+        fputs("<th>", f);
+        esc(f, t.head[c]);
+        fputs("</th>", f);
+    }
+    fputs("</tr>\n", f);
+    for (size_t i = 0; i < t.n_rows; i++) {
+        fputs(t.self[i] ? "<tr class=\"self\">" : "<tr>", f);
+        for (int c = 0; c < t.n_cols; c++) {
+            const char *tip = au_report_table_tip(&t, i, c);
+            fputs(t.numeric >> c & 1  ? "<td class=\"n\""
+                  : t.format >> c & 1 ? "<td class=\"fmt\""
+                                      : "<td",
+                  f);
+            if (tip) {
+                fputs(" title=\"", f);
+                esc(f, tip);
+                fputc('"', f);
+            }
+            fputc('>', f);
+            esc(f, au_report_table_text(&t, i, c));
+            fputs("</td>", f);
+        }
         fputs("</tr>\n", f);
     }
-    fputs("</table></div>\n<p class=\"note\">Mean &#916;loss over the trials with a finite loss "
+    fputs("</table></div>\n", f);
+    au_report_table_fini(&t);
+    return AU_OK;
+}
+
+static int settings(FILE *f, const struct au_report *r)
+{
+    fputs("<h2>Settings</h2>\n", f);
+    int rc = table(f, r, AU_REPORT_TAB_SETTINGS);
+    fputs("<details><summary>Campaign file (JSON)</summary><pre>", f);
+    esc(f, r->json);
+    fputs("</pre></details>\n", f);
+    return rc;
+}
+
+static int layer_table(FILE *f, const struct au_report *r)
+{
+    int rc = table(f, r, AU_REPORT_TAB_LAYERS);
+    fputs("<p class=\"note\">Mean &#916;loss over the trials with a finite loss "
           "(NaN/inf trials are counted apart). Rank 1 is the largest mean &#916;loss. "
           "Mismatch: the top-1 prediction changed (SDC).</p>\n",
           f);
+    return rc;
 }
 
 /* Two bar charts over the targets: mean dloss (t whiskers) and mismatch (Wilson). */
@@ -361,71 +295,6 @@ static int heatmap(FILE *f, const struct au_report *r)
     return rc;
 }
 
-static void field_table(FILE *f, const struct au_report *r)
-{
-    fputs("<table>\n<tr><th>Field</th><th>Kind</th><th>Bits</th><th>Trials</th>"
-          "<th>Mismatch</th><th>Share of mismatches</th><th>Mean &#916;loss</th>"
-          "<th>SDC</th><th>NaN/inf</th></tr>\n",
-          f);
-    for (size_t k = 0; k < r->n_fields; k++) {
-        const struct au_report_field *x = &r->fields[k];
-        fputs("<tr><td>", f);
-        esc(f, *x->field ? x->field : "(unnamed)");
-        fprintf(f, "</td><td>%s</td><td class=\"n\">%d-%d</td>", x->is_meta ? "metadata" : "data",
-                x->bit_lo, x->bit_hi);
-        td_int(f, x->n_trials);
-        td_pct(f, x->mismatch_sum / x->n_trials);
-        td_pct(f, x->share);
-        td_num(f, x->mean_dloss);
-        td_int(f, x->n_sdc);
-        td_int(f, x->n_nonfinite);
-        fputs("</tr>\n", f);
-    }
-    fputs("</table>\n", f);
-}
-
-static int by_share(const void *a, const void *b)
-{
-    const struct au_report_bit *x = *(const struct au_report_bit *const *)a;
-    const struct au_report_bit *y = *(const struct au_report_bit *const *)b;
-    return x->share < y->share ? 1 : x->share > y->share ? -1 : 0;
-}
-
-/* The cells with the largest share of the mismatches (bits.csv has them all). */
-static int top_bits(FILE *f, const struct au_report *r)
-{
-    const struct au_report_bit **order = au_malloc((r->n_bits + 1) * sizeof(*order));
-    if (!order)
-        return AU_NOMEM;
-    for (size_t i = 0; i < r->n_bits; i++)
-        order[i] = &r->bits[i];
-    qsort(order, r->n_bits, sizeof(*order), by_share);
-    fputs("<table>\n<tr><th>Layer</th><th>Tensor</th><th>Bit</th><th>Field</th><th>Trials</th>"
-          "<th>Mismatch</th><th>Wilson</th><th>Share</th><th>Mean &#916;loss</th>"
-          "<th>NaN/inf</th></tr>\n",
-          f);
-    for (size_t i = 0; i < r->n_bits && i < TOP_BITS && order[i]->share > 0; i++) {
-        const struct au_report_bit *b = order[i];
-        const struct au_report_model_layer *m = au_report_find_layer(r, b->layer);
-        fputs("<tr><td>", f);
-        esc(f, m ? m->label : "model-wide");
-        fprintf(f, "</td><td>%s</td><td class=\"n\">%s%d</td><td>", b->tensor,
-                b->is_meta ? "m" : "", b->bit);
-        esc(f, b->field);
-        fputs("</td>", f);
-        td_int(f, b->n_trials);
-        td_pct(f, b->mismatch_sum / b->n_trials);
-        td_interval(f, b->mis_lo, b->mis_hi, true);
-        td_pct(f, b->share);
-        td_num(f, b->mean_dloss);
-        td_int(f, b->n_nonfinite);
-        fputs("</tr>\n", f);
-    }
-    fputs("</table>\n", f);
-    au_free(order);
-    return AU_OK;
-}
-
 static void bits_section(FILE *f, const struct au_report *r, int *rc)
 {
     fputs("<h2>Bits</h2>\n", f);
@@ -440,40 +309,14 @@ static void bits_section(FILE *f, const struct au_report *r, int *rc)
     if (*rc == AU_OK)
         *rc = heatmap(f, r);
     fputs("<h3>By field</h3>\n", f);
-    field_table(f, r);
+    if (*rc == AU_OK)
+        *rc = table(f, r, AU_REPORT_TAB_FIELDS);
     fputs("<h3>The bits that matter most</h3>\n", f);
     if (*rc == AU_OK)
-        *rc = top_bits(f, r);
+        *rc = table(f, r, AU_REPORT_TAB_TOP_BITS);
 }
 
 /* ---- comparison across campaigns ------------------------------------------------------- */
-
-static void cmp_table(FILE *f, const struct au_report *r)
-{
-    fprintf(f,
-            "<table>\n<tr><th>Campaign</th><th>Formats</th><th>Trials</th>"
-            "<th>Mean &#916;loss &#177; CI</th><th>%g%% t interval</th><th>Mismatch</th>"
-            "<th>%g%% Wilson</th><th>NaN/inf</th></tr>\n",
-            100 * r->level, 100 * r->level);
-    for (size_t i = 0; i < r->n_cmp; i++) {
-        const struct au_report_cmp *c = &r->cmp[i];
-        if (!c->total)
-            continue;
-        fprintf(f, "<tr%s><td>", c->campaign == r->id ? " class=\"self\"" : "");
-        esc(f, c->name);
-        fputs("</td><td class=\"fmt\">", f);
-        esc(f, c->formats);
-        fputs("</td>", f);
-        td_int(f, c->n_trials);
-        td_mean(f, &c->dloss);
-        td_interval(f, c->dloss.t_lo, c->dloss.t_hi, false);
-        td_pct(f, c->mismatch);
-        td_interval(f, c->mis_lo, c->mis_hi, true);
-        td_int(f, c->n_nonfinite);
-        fputs("</tr>\n", f);
-    }
-    fputs("</table>\n", f);
-}
 
 struct cmp_grid {
     size_t n_groups, n_series;
@@ -570,13 +413,15 @@ static void cmp_section(FILE *f, const struct au_report *r, bool log_scale, int 
         fputs("<p>This is the only campaign of this model (same SHA-256) in the database; run "
               "others (another format, say) into the same database to compare them here.</p>\n",
               f);
-        cmp_table(f, r);
+        if (*rc == AU_OK)
+            *rc = table(f, r, AU_REPORT_TAB_CAMPAIGNS);
         return;
     }
     fputs("<p class=\"note\">Each campaign over all its trials, then layer by layer (targets of "
           "a layer merged). The campaign of this report is in bold.</p>\n",
           f);
-    cmp_table(f, r);
+    if (*rc == AU_OK)
+        *rc = table(f, r, AU_REPORT_TAB_CAMPAIGNS);
     if (*rc == AU_OK)
         *rc = cmp_charts(f, r, log_scale);
 }
@@ -608,10 +453,12 @@ int au_report_write_html(const struct au_report *r, FILE *f, const struct au_rep
         fputs("</li>\n", f);
     }
     fputs("</ul>\n", f);
-    settings(f, r);
+    rc = settings(f, r);
     fputs("<h2>Layers</h2>\n", f);
-    layer_table(f, r);
-    rc = layer_charts(f, r, log_scale);
+    if (rc == AU_OK)
+        rc = layer_table(f, r);
+    if (rc == AU_OK)
+        rc = layer_charts(f, r, log_scale);
     bits_section(f, r, &rc);
     cmp_section(f, r, log_scale, &rc);
     fputs("<p class=\"note\">Generated by aurum report from the database above; the CSV files "
