@@ -1,8 +1,8 @@
 /* Number-format studies (docs/studies.md): accuracy and loss of a model under number formats
  * without faults, measured against its float32 run on the same data. A study holds the float32
  * baseline (top-1 per sample, per-layer absmax for static-scale formats); on top of it: a sweep
- * over formats, a binary search over the bit width of a format family (best split per width),
- * and reliability-aware mixed precision (widths that follow a layer resilience ranking).
+ * over formats and a binary search over the bit width of a format family (best split per
+ * width). Reliability-aware mixed precision builds on it: studies_mixed.h.
  *
  *   struct au_study *s;
  *   if (au_study_new(g, &ds, &targets, reg, &s, &d) < 0) return fail(d.msg);  // float32 pass
@@ -58,6 +58,7 @@ void au_study_free(struct au_study *s); /* NULL is a no-op */
 const struct au_study_metrics *au_study_baseline(const struct au_study *s);
 int au_study_n_layers(const struct au_study *s);
 const struct au_study_layer *au_study_layer(const struct au_study *s, int i);
+const struct au_graph *au_study_graph(const struct au_study *s); /* borrowed */
 /* Runs the data with spec's formats (static scales from the float32 run), then removes them.
  * Format errors name the layer ("conv1: fp: parameter ..."). */
 int au_study_evaluate(struct au_study *s, const struct au_emul_spec *spec,
@@ -74,6 +75,9 @@ void au_study_family_widths(int family, int *lo, int *hi);
 /* Splits at width (fxp: integer bits; fp, afp: exponent bits; bfp: shared exponent bits;
  * int: 0 only), [*lo, *hi]; *lo > *hi if the width is out of range. */
 void au_study_family_splits(int family, int width, int *lo, int *hi);
+/* AU_INVALID/AU_RANGE naming the argument unless family, roles (AU_STUDY_*) and threshold
+ * (finite points) are usable by the searches. */
+int au_study_check(int family, unsigned roles, double threshold, struct au_diag *d);
 /* The format string of (width, split). AU_RANGE if not a valid pair. */
 int au_study_family_format(int family, int width, int split, char *buf, size_t len,
                            struct au_diag *d);
@@ -113,45 +117,5 @@ struct au_study_bitwidth_result {
  * decrease with width; r->trace is filled even on failure (fini it). */
 int au_study_bitwidth(struct au_study *s, const struct au_study_bitwidth_opts *o,
                       struct au_study_bitwidth_result *r, struct au_diag *d);
-
-/* ---- reliability-aware mixed precision ---- */
-struct au_study_vuln {
-    double dloss_per_flip; /* mean delta-loss per flip over finite trials; NaN if none */
-    int64_t n_trials, n_nonfinite;
-};
-/* Reads a campaign's layer_summary (campaign NULL: the database's only campaign) into out[i]
- * for each layer i. The campaign must be of this model (names checked) with trials in every
- * layer. AU_NOTFOUND, AU_INVALID, AU_DB with "db: campaign 'x': reason". */
-int au_study_resilience(const struct au_study *s, const char *db, const char *campaign,
-                        struct au_study_vuln *out, struct au_diag *d);
-/* rank[0..n): layer indices, most vulnerable first (NaN first, ties by layer index). */
-void au_study_rank(const struct au_study_vuln *v, int n, int *rank);
-
-struct au_study_mixed_opts {
-    int family;
-    unsigned roles;
-    double threshold;
-    const int *widths; /* candidate widths, any order; duplicates ignored */
-    int n_widths;
-    const int *rank; /* permutation of the layers, most vulnerable first */
-    bool exhaustive; /* measure every assignment instead of pruning */
-    /* Called after each measured assignment (widths per layer index); may be NULL. */
-    void (*on_measure)(void *user, const int *widths, int64_t bits,
-                       const struct au_study_metrics *m, double drop);
-    void *user;
-};
-struct au_study_mixed_result {
-    bool found;
-    int *widths;                /* per layer index; au_study_mixed_fini */
-    int64_t bits, uniform_bits; /* total bits; the same at the widest width everywhere */
-    struct au_study_metrics m;
-    double drop;
-    int64_t n_candidates, n_measured;
-    char formats[16][64]; /* format chosen per width, in ascending width order */
-    int fmt_widths[16], n_formats;
-};
-int au_study_mixed(struct au_study *s, const struct au_study_mixed_opts *o,
-                   struct au_study_mixed_result *r, struct au_diag *d);
-void au_study_mixed_fini(struct au_study_mixed_result *r);
 
 #endif

@@ -5,7 +5,7 @@
 #include "alloc.h"
 #include "cmd.h"
 #include "common.h"
-#include "studies.h"
+#include "studies_mixed.h"
 
 #include <errno.h>
 #include <math.h>

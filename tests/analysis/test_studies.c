@@ -8,7 +8,7 @@
 #include "campaigns/store.h"
 #include "core/alloc.h"
 #include "core/onnx.h"
-#include "studies.h"
+#include "studies_mixed.h"
 
 #include <string.h>
 #include <sys/stat.h>
