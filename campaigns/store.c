@@ -552,13 +552,15 @@ static int configure(au_store *s, struct au_diag *d)
                            "AU_STORE_RDONLY to read results",
                            s->path);
     int rc = count_query(s, "PRAGMA schema_version", &(int64_t){0}, d); // NOTADB shows here
+    // Schema first: journal_mode=WAL is persistent, so a foreign file must be refused
+    // before it, not left switched to WAL (tests/hardening/old_schema.sh).
+    if (rc == AU_OK)
+        rc = check_schema(s, d);
     if (rc == AU_OK && !s->rdonly)
         rc = exec(s,
                   "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
                   " PRAGMA cache_size=-32768",
                   "open", d);
-    if (rc == AU_OK)
-        rc = check_schema(s, d);
     if (rc == AU_OK)
         rc = register_functions(s, d);
     if (rc == AU_OK && !s->rdonly)
