@@ -5,6 +5,7 @@
 #include "graph_impl.h"
 
 #include "alloc.h"
+#include "arena.h"
 
 #include <cblas.h>
 #include <stdint.h>
@@ -268,7 +269,7 @@ void au_set_threads(int n)
 
 void *au_graph_arena_new(const struct au_graph *g)
 {
-    void *a = au_malloc_aligned(g->arena_bytes + 64);
+    void *a = au_arena_alloc(g->arena_bytes + 64);
     if (a)
         memset(a, 0, g->arena_bytes);
     return a;
@@ -276,7 +277,7 @@ void *au_graph_arena_new(const struct au_graph *g)
 
 void au_graph_arena_free(void *arena)
 {
-    au_free_aligned(arena);
+    au_arena_free(arena);
 }
 
 size_t au_graph_arena_bytes(const struct au_graph *g)

@@ -6,6 +6,7 @@
 #include "graph_impl.h"
 
 #include "alloc.h"
+#include "arena.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -35,9 +36,9 @@ void au_prepare_release(struct au_graph *g)
         g->nodes[i].scratch_bytes = 0;
     }
     au_rows_release(g);
-    au_free_aligned(g->arena);
-    au_free_aligned(g->trial_arena);
-    au_free_aligned(g->scratch);
+    au_arena_free(g->arena);
+    au_arena_free(g->trial_arena);
+    au_arena_free(g->scratch);
     au_free(g->offset);
     au_free(g->trial_offset);
     au_free(g->rt);
@@ -306,9 +307,9 @@ static int plan_memory(struct au_graph *g, bool keep, struct au_diag *d)
     if (keep) /* the trial arena only ever holds recomputed (non-input) values */
         g->trial_bytes = plan_offsets(s, n, false, g->trial_offset);
     au_free(s);
-    g->arena = au_malloc_aligned(g->arena_bytes + ALIGN);
-    g->scratch = au_malloc_aligned(g->scratch_bytes + ALIGN);
-    g->trial_arena = keep ? au_malloc_aligned(g->trial_bytes + ALIGN) : NULL;
+    g->arena = au_arena_alloc(g->arena_bytes + ALIGN);
+    g->scratch = au_arena_alloc(g->scratch_bytes + ALIGN);
+    g->trial_arena = keep ? au_arena_alloc(g->trial_bytes + ALIGN) : NULL;
     if (!g->arena || !g->scratch || (keep && !g->trial_arena))
         return au_diag_set(d, AU_NOMEM, "out of memory: %zu bytes of activations",
                            g->arena_bytes + g->trial_bytes);
