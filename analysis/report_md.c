@@ -33,8 +33,10 @@ static int table(FILE *f, const struct au_report *r, int which)
         fputs(t.numeric >> c & 1 ? "|---:" : "|---", f);
     fputs("|\n", f);
     for (size_t i = 0; i < t.n_rows; i++) {
-        for (int c = 0; c < t.n_cols; c++)
-            cell(f, au_report_table_text(&t, i, c));
+        for (int c = 0; c < t.n_cols; c++) {
+            const char *tip = au_report_table_tip(&t, i, c);
+            cell(f, tip && t.md_full >> c & 1 ? tip : au_report_table_text(&t, i, c));
+        }
         fputs("|\n", f);
     }
     au_report_table_fini(&t);

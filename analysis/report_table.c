@@ -170,6 +170,7 @@ static int layers(const struct au_report *r, struct au_report_table *t)
     heads(t, h, 16);
     t->numeric = 1u | ~0u << 6;
     t->format = 1u << 5;
+    t->md_full = 1u << 1;
     if (alloc(t, r->n_layers, 16) < 0)
         return AU_NOMEM;
     for (size_t i = 0; i < r->n_layers; i++) {
@@ -177,7 +178,7 @@ static int layers(const struct au_report *r, struct au_report_table *t)
         const struct au_report_model_layer *m = au_report_find_layer(r, l->layer);
         struct cur c = {t, i, 0};
         put_int(&c, l->rank);
-        put(&c, l->layer < 0 ? "model-wide" : m ? m->name : "?", NULL);
+        put(&c, l->layer < 0 ? "model-wide" : m ? m->label : "?", m ? m->name : NULL);
         put(&c, m ? m->op : "", NULL);
         put(&c, l->tensor, NULL);
         put(&c, l->bits, NULL);
@@ -283,6 +284,7 @@ static int top_bits(const struct au_report *r, struct au_report_table *t)
                        "NaN/inf"};
     heads(t, h, 10);
     t->numeric = 1u << 2 | ~0u << 4;
+    t->md_full = 1u;
     const struct au_report_bit **order = au_malloc((r->n_bits + 1) * sizeof(*order));
     if (!order)
         return AU_NOMEM;

@@ -37,6 +37,7 @@ struct au_report_table {
     const char *head[AU_REPORT_TAB_COLS];
     uint32_t numeric;         /* bit c: column c holds numbers (right-aligned) */
     uint32_t format;          /* bit c: column c holds format strings (small type in HTML) */
+    uint32_t md_full;         /* bit c: Markdown shows the tip (full text), HTML the short text */
     const char **text, **tip; /* n_rows x n_cols; tip (full text behind a short one) or NULL */
     bool *self;               /* per row: the report's own campaign */
     char (*buf)[AU_REPORT_TAB_CELL];
