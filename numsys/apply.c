@@ -10,6 +10,7 @@
 #include "core/tensor.h"
 
 #include <math.h>
+#include <string.h>
 
 static size_t prod(const int64_t *ne, int from, int to)
 {
@@ -130,6 +131,62 @@ static int plugin_failed(const au_numsys_fmt *f, const char *what, int rc, size_
                        au_numsys_fmt_plugin(f)->desc->name, what, g, rc);
 }
 
+/* A plugin status is 0, negative, or (encode/quantize only) AU_NUMSYS_NAN_ZEROED; any
+ * other positive value is garbage, not a success to pass on. */
+static int check_status(const au_numsys_fmt *f, const char *what, int rc, bool nan_ok, size_t g,
+                        struct au_diag *d)
+{
+    if (rc < 0)
+        return plugin_failed(f, what, rc, g, d);
+    if (rc > 0 && !(nan_ok && rc == AU_NUMSYS_NAN_ZEROED))
+        return au_diag_set(d, AU_PLUGIN,
+                           "%s: plugin %s returned status %d on block group %zu (expected 0, %s"
+                           "a negative error)",
+                           au_numsys_fmt_plugin(f)->desc->name, what, rc, g,
+                           nan_ok ? "1 (NaN zeroed) or " : "or ");
+    return rc;
+}
+
+/* Fills words the plugin must overwrite with all ones, which no valid code or metadata
+ * narrower than 64 bits can hold: a plugin that writes too few (a wrong length or block
+ * count) then fails the width check instead of leaving stale words to be trusted. */
+static void poison(uint64_t *w, size_t n, uint32_t bits)
+{
+    if (bits < 64)
+        memset(w, 0xff, n * sizeof(*w));
+}
+
+/* Checks one group's encode output against the layout; e0 and b0 number its first
+ * element and block in messages. */
+static int check_encoded(const au_numsys_fmt *f, const uint64_t *codes, size_t n,
+                         const uint64_t *meta, size_t n_meta, size_t e0, size_t b0,
+                         struct au_diag *d)
+{
+    const struct au_numsys_layout *l = au_numsys_fmt_layout(f);
+    const char *name = au_numsys_fmt_plugin(f)->desc->name;
+    size_t i = first_wide(codes, n, width_mask(l->elem_bits));
+    if (i < n && codes[i] == ~0ULL)
+        return au_diag_set(d, AU_PLUGIN,
+                           "%s: plugin left the code of element %zu unwritten "
+                           "(%zu elements in the call)",
+                           name, e0 + i, n);
+    if (i < n)
+        return au_diag_set(d, AU_PLUGIN,
+                           "%s: plugin wrote code 0x%llx wider than %u bits at element %zu", name,
+                           (unsigned long long)codes[i], l->elem_bits, e0 + i);
+    i = n_meta ? first_wide(meta, n_meta, width_mask(l->meta_bits)) : 0;
+    if (i < n_meta && meta[i] == ~0ULL)
+        return au_diag_set(d, AU_PLUGIN,
+                           "%s: plugin left the metadata of block %zu unwritten "
+                           "(%zu blocks in the call)",
+                           name, b0 + i, n_meta);
+    if (i < n_meta)
+        return au_diag_set(d, AU_PLUGIN,
+                           "%s: plugin wrote metadata 0x%llx wider than %u bits in block %zu", name,
+                           (unsigned long long)meta[i], l->meta_bits, b0 + i);
+    return AU_OK;
+}
+
 int au_numsys_encode_tensor(const au_numsys_fmt *f, const struct au_numsys_blocks *b,
                             const float *x, uint64_t *codes, uint64_t *meta, struct au_pcg32 *rng,
                             struct au_diag *d)
@@ -143,22 +200,20 @@ int au_numsys_encode_tensor(const au_numsys_fmt *f, const struct au_numsys_block
     if (b->n_blocks && !meta)
         return au_diag_set(d, AU_INVALID, "%s: encode needs a metadata buffer", ds->name);
     for (size_t g = 0; g < b->n_groups; g++) {
-        uint64_t *mg = bpg ? meta + g * bpg : NULL;
-        int rc = ds->encode(au_numsys_fmt_inst(f), x + g * gl, gl, codes + g * gl, mg, rng);
+        uint64_t *cg = codes + g * gl, *mg = bpg ? meta + g * bpg : NULL;
+        poison(cg, gl, l->elem_bits);
+        if (mg)
+            poison(mg, bpg, l->meta_bits);
+        int rc = check_status(f, "encode",
+                              ds->encode(au_numsys_fmt_inst(f), x + g * gl, gl, cg, mg, rng), true,
+                              g, d);
         if (rc < 0)
-            return plugin_failed(f, "encode", rc, g, d);
+            return rc;
         if (rc == AU_NUMSYS_NAN_ZEROED)
             result = rc;
-        size_t i = first_wide(codes + g * gl, gl, width_mask(l->elem_bits));
-        if (i < gl)
-            return au_diag_set(
-                d, AU_PLUGIN, "%s: plugin wrote code 0x%llx wider than %u bits at element %zu",
-                ds->name, (unsigned long long)codes[g * gl + i], l->elem_bits, g * gl + i);
-        i = bpg ? first_wide(mg, bpg, width_mask(l->meta_bits)) : 0;
-        if (i < bpg)
-            return au_diag_set(d, AU_PLUGIN,
-                               "%s: plugin wrote metadata 0x%llx wider than %u bits in block %zu",
-                               ds->name, (unsigned long long)mg[i], l->meta_bits, g * bpg + i);
+        rc = check_encoded(f, cg, gl, mg, bpg, g * gl, g * bpg, d);
+        if (rc < 0)
+            return rc;
     }
     return result;
 }
@@ -183,21 +238,30 @@ int au_numsys_decode_tensor(const au_numsys_fmt *f, const struct au_numsys_block
     for (size_t g = 0; g < b->n_groups; g++) {
         int rc = ds->decode(au_numsys_fmt_inst(f), codes + g * gl, bpg ? meta + g * bpg : NULL, gl,
                             y + g * gl);
-        if (rc < 0)
-            return plugin_failed(f, "decode", rc, g, d);
+        if (check_status(f, "decode", rc, false, g, d) < 0)
+            return AU_PLUGIN;
     }
     return check_values(f, y, b->numel, d);
 }
 
-/* One group through encode + decode, for plugins without a fused quantize. */
-static int quantize_group(const au_numsys_fmt *f, float *x, size_t n, uint64_t *codes,
-                          uint64_t *meta, struct au_pcg32 *rng)
+/* One group through encode + decode, for plugins without a fused quantize; the codes
+ * between the two are checked as in au_numsys_encode_tensor (not poisoned: this is the
+ * hot path, and a short write still shows up as stale scratch failing the width check
+ * or as a wrong value in the decode). */
+static int quantize_group(const au_numsys_fmt *f, const struct au_numsys_blocks *b, size_t g,
+                          float *x, uint64_t *codes, uint64_t *meta, struct au_pcg32 *rng,
+                          struct au_diag *d)
 {
     const struct au_numsys_desc *ds = au_numsys_fmt_plugin(f)->desc;
-    int rc = ds->encode(au_numsys_fmt_inst(f), x, n, codes, meta, rng);
+    size_t n = b->group_len, bpg = b->blocks_per_group;
+    int rc = check_status(f, "encode", ds->encode(au_numsys_fmt_inst(f), x, n, codes, meta, rng),
+                          true, g, d);
     if (rc < 0)
         return rc;
-    int rc2 = ds->decode(au_numsys_fmt_inst(f), codes, meta, n, x);
+    int rc2 = check_encoded(f, codes, n, meta, bpg, g * n, g * bpg, d);
+    if (rc2 == AU_OK)
+        rc2 = check_status(f, "decode", ds->decode(au_numsys_fmt_inst(f), codes, meta, n, x), false,
+                           g, d);
     return rc2 < 0 ? rc2 : rc;
 }
 
@@ -218,10 +282,13 @@ int au_numsys_quantize_tensor(const au_numsys_fmt *f, const struct au_numsys_blo
         meta_tmp = meta_tmp ? meta_tmp : own_meta;
     }
     for (size_t g = 0; rc == AU_OK && g < b->n_groups; g++) {
-        int r = ds->quantize ? ds->quantize(au_numsys_fmt_inst(f), x + g * gl, gl, rng)
-                             : quantize_group(f, x + g * gl, gl, codes_tmp, meta_tmp, rng);
+        int r =
+            ds->quantize
+                ? check_status(f, "quantize",
+                               ds->quantize(au_numsys_fmt_inst(f), x + g * gl, gl, rng), true, g, d)
+                : quantize_group(f, b, g, x + g * gl, codes_tmp, meta_tmp, rng, d);
         if (r < 0)
-            rc = plugin_failed(f, "quantize", r, g, d);
+            rc = r;
         else if (r == AU_NUMSYS_NAN_ZEROED)
             result = r;
     }
