@@ -74,9 +74,10 @@ int au_cmd_report(int argc, char **argv)
         au_report_free(r);
         return 1;
     }
-    printf("%s/report.html: %s, %lld trials, %zu targets (also report.md, layers.csv, "
+    printf("%s/report.html: %s%s, %lld trials, %zu target%s (also report.md, layers.csv, "
            "bits.csv, campaigns.csv)\n",
-           out, r->name, (long long)r->total.n_trials, r->n_layers);
+           out, r->name, r->partial ? " (partial)" : "", (long long)r->total.n_trials, r->n_layers,
+           r->n_layers == 1 ? "" : "s");
     au_report_free(r);
     return 0;
 }
