@@ -4,7 +4,8 @@
 # coverage instrumentation of the libraries, so the fuzzer sees inside the parsers.
 # New inputs go to a work dir (FUZZ_WORK, default build-fuzz-clang/fuzz-work/<target>),
 # crashes to its artifacts/ dir; copy a crash into tests/fuzz/crashes/<target>/ to keep
-# it as a regression test. FUZZ_BUILD overrides the build dir; extra args go to libFuzzer.
+# it as a regression test. FUZZ_BUILD overrides the build dir; extra args go to libFuzzer
+# (one process by default: on a shared machine do not add -jobs/-workers).
 set -eu
 target=${1:?usage: tools/fuzz.sh <onnx|npy|idx|campaign|fmtstr> [seconds] [libFuzzer args]}
 secs=${2:-600}
@@ -30,6 +31,10 @@ ninja -C "$build" -j "${FUZZ_JOBS:-2}" "tests/fuzz/fuzz_$target"
 work=${FUZZ_WORK:-$build/fuzz-work/$target}
 mkdir -p "$work/corpus" "$work/artifacts"
 export AURUM_PLUGIN_BUILD_DIR="$build/numsys"
+# fuzz_idx rewrites a temp file per input: on tmpfs that is 4x faster than on disk.
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+    export TMPDIR=/dev/shm
+fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1:verify_asan_link_order=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 exec "$build/tests/fuzz/fuzz_$target" -max_total_time="$secs" -rss_limit_mb=2048 \
