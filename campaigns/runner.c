@@ -230,7 +230,12 @@ static size_t row_floats(const struct ctx *x)
  * for n slots whose samples sit at positions first, first + 1, ... */
 static void keep_golden(const struct ctx *x, struct worker *w, int64_t n, int64_t first)
 {
-    const float *out = au_graph_output(w->g, 0)->data;
+    /* the golden view: when a worker's next unit reuses the data batch in place, the graph
+     * output still points at the last trial's rows (found by the MPI equality test) */
+    struct au_tensor gt;
+    const float *out = au_graph_golden(w->g, au_graph_output_value(w->g, 0), &gt)
+                           ? gt.data
+                           : au_graph_output(w->g, 0)->data;
     memcpy(w->gold, out, (size_t)n * row_floats(x) * sizeof(float));
     for (int64_t b = 0; b < n; b++) {
         int64_t s = sample_at(x, first + b);
