@@ -5,6 +5,8 @@
 set -e
 PKGS="build-essential meson ninja-build pkg-config libcjson-dev libsqlite3-dev libprotobuf-c-dev
 protobuf-c-compiler libopenblas-dev zlib1g-dev sqlite3 dataset-fashion-mnist chromium"
+# MPI scale-out (meson option mpi=auto; tests/campaigns/test_mpi.sh runs mpirun on loopback)
+PKGS="$PKGS libopenmpi-dev openmpi-bin"
 missing=""
 for p in $PKGS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
