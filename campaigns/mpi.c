@@ -21,6 +21,7 @@ static struct {
     MPI_Comm comm;
     int64_t bytes;        /* rank 0: unit and result messages, both directions */
     int64_t units_remote; /* rank 0: results received */
+    int64_t trials_remote;
 } g = {.size = 1};
 
 /* Setup outcome of a rank, its first message. */
@@ -302,6 +303,8 @@ static void receive(const struct au_mpi_runner *rn, const MPI_Status *st, int64_
         rc = au_mpi_unpack(rn, *buf, (size_t)count, ur, &d);
     if (!rc && ur->unit != u)
         rc = au_diag_set(&d, AU_FORMAT, "result for unit %lld", (long long)ur->unit);
+    if (!rc)
+        g.trials_remote += (int64_t)ur->n_trials;
     if (rc) {
         ur->status = rc;
         snprintf(ur->msg, sizeof(ur->msg), "rank %d: unit %lld: %.200s", src, (long long)u, d.msg);
@@ -396,7 +399,7 @@ void au_mpi_dispatch(const struct au_mpi_runner *rn)
 
 void au_mpi_stop(struct au_mpi_stats *st)
 {
-    struct au_mpi_stats s = {g.size, g.bytes, g.units_remote, 0};
+    struct au_mpi_stats s = {g.size, g.bytes, g.units_remote, g.trials_remote, 0};
     for (int k = 1; k < g.size; k++)
         MPI_Send(NULL, 0, MPI_BYTE, k, TAG_STOP, g.comm);
     for (int k = 1; k < g.size; k++) {

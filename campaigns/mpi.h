@@ -54,9 +54,10 @@ struct au_mpi_runner {
 /* What the other ranks cost, reported by rank 0 after au_mpi_stop. */
 struct au_mpi_stats {
     int ranks;
-    int64_t bytes;        /* unit and result messages, both directions, counted by rank 0 */
-    int64_t units_remote; /* units computed by the other ranks */
-    int64_t max_rss_kb;   /* largest peak RSS among the other ranks */
+    int64_t bytes;         /* unit and result messages, both directions, counted by rank 0 */
+    int64_t units_remote;  /* units computed by the other ranks */
+    int64_t trials_remote; /* their trial rows */
+    int64_t max_rss_kb;    /* largest peak RSS among the other ranks */
 };
 
 #ifdef AU_HAVE_MPI

@@ -1389,6 +1389,7 @@ static int run_mpi(struct ctx *x, int rc, struct au_run_result *r, struct au_dia
     au_mpi_stop(&st);
     r->mpi_bytes = st.bytes;
     r->mpi_units_remote = st.units_remote;
+    r->mpi_trials_remote = st.trials_remote;
     r->mpi_max_rss_kb = st.max_rss_kb;
     return rc;
 }

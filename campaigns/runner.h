@@ -37,14 +37,15 @@ struct au_run_result {
     int64_t trials_total; /* trials in the database for this campaign at the end */
     int64_t trials_run;   /* trials computed by this invocation */
     int64_t units_total, units_done;
-    int64_t flips;            /* injected faults by this invocation */
-    double seconds;           /* wall time of the trial phase */
-    double cpu_seconds;       /* CPU time of the process in the trial phase (all threads) */
-    double commit_seconds;    /* of seconds: writing units to the database */
-    int ranks;                /* MPI ranks (1 without MPI; see mpi.h) */
-    int64_t mpi_bytes;        /* rank 0: unit and result messages, both directions */
-    int64_t mpi_units_remote; /* rank 0: units computed by the other ranks */
-    int64_t mpi_max_rss_kb;   /* rank 0: largest peak RSS among the other ranks */
+    int64_t flips;             /* injected faults by this invocation */
+    double seconds;            /* wall time of the trial phase */
+    double cpu_seconds;        /* CPU time of the process in the trial phase (all threads) */
+    double commit_seconds;     /* of seconds: writing units to the database */
+    int ranks;                 /* MPI ranks (1 without MPI; see mpi.h) */
+    int64_t mpi_bytes;         /* rank 0: unit and result messages, both directions */
+    int64_t mpi_units_remote;  /* rank 0: units computed by the other ranks */
+    int64_t mpi_trials_remote; /* rank 0: their trial rows (before CI filtering) */
+    int64_t mpi_max_rss_kb;    /* rank 0: largest peak RSS among the other ranks */
     bool resumed, interrupted, complete;
     char database[1024];
     char stop_reason[160];

@@ -58,10 +58,10 @@ static void print_summary(const struct au_run_result *r)
            r->cpu_seconds > 0 ? (double)r->trials_run / r->cpu_seconds : 0,
            r->complete ? "" : "; interrupted: run the same command again to resume");
     if (r->ranks > 1)
-        printf("mpi: %d ranks, %lld units by the other ranks, %.0f bytes sent per trial,"
+        printf("mpi: %d ranks, %lld units by the other ranks, %.0f bytes sent per trial they ran,"
                " %.2f s writing the database, peak RSS of the other ranks %.1f MB\n",
                r->ranks, (long long)r->mpi_units_remote,
-               r->trials_run > 0 ? (double)r->mpi_bytes / (double)r->trials_run : 0,
+               r->mpi_trials_remote > 0 ? (double)r->mpi_bytes / (double)r->mpi_trials_remote : 0,
                r->commit_seconds, (double)r->mpi_max_rss_kb / 1024);
 }
 
