@@ -105,7 +105,9 @@ int au_cmd_run(int argc, char **argv)
                 "[--compact] [--naive]\n"
                 "  --compact  recompute only the samples a fault still affects (faster; those\n"
                 "             samples may differ from a full-batch recomputation in the last bit)\n"
-                "  --naive    a full forward pass per batch of trials (for comparisons)\n");
+                "  --naive    a full forward pass per batch of trials (for comparisons)\n"
+                "  under mpirun -np N (MPI build): rank 0 writes the database, the other ranks\n"
+                "             compute units; --jobs is rank 0's worker count (default 1)\n");
             return 0;
         } else if (!path && argv[i][0] != '-') {
             path = argv[i];
