@@ -30,6 +30,7 @@ struct ld {
     struct au_estimate_campaign *camps; /* every campaign of the file, by id */
     size_t n_camps;
     const struct au_estimate_campaign *self;
+    struct au_estimate_opts eo; /* the caller's level (0: the campaign's) and rate method */
     const char *path;
     struct au_diag *d;
     bool nomem;
@@ -282,6 +283,10 @@ static int load_settings(struct ld *L)
     if (!(r->level > 0 && r->level < 1))
         return au_diag_set(L->d, AU_FORMAT, "%s:campaigns: campaign '%s': level %g outside (0,1)",
                            L->path, r->name, r->level);
+    if (L->eo.level > 0) /* the caller's level replaces the campaign's everywhere */
+        r->level = L->eo.level;
+    L->eo.level = r->level;
+    r->method = L->eo.method;
     parse_json(L);
     return L->nomem ? au_diag_set(L->d, AU_NOMEM, "%s: out of memory", L->path) : AU_OK;
 }
@@ -458,7 +463,7 @@ static int load_targets(struct ld *L)
     struct au_report *r = L->r;
     struct au_estimate *rows;
     size_t n;
-    int rc = au_estimate_layers(L->est, L->self, NULL, &rows, &n, L->d);
+    int rc = au_estimate_layers(L->est, L->self, &L->eo, &rows, &n, L->d);
     if (rc < 0)
         return rc;
     if (n == 0)
@@ -510,7 +515,7 @@ static void acc_of(const struct au_estimate *e, struct au_stats_acc *a)
 /* One layer's row: its only target, or its targets merged (act and weight, say). Targets
  * scaled by different Poisson factors do not merge into anything meaningful: n/a. */
 static void cmp_layer(struct au_report_cmp *c, const struct au_estimate *rows, size_t n,
-                      double level)
+                      const struct au_estimate_opts *eo)
 {
     if (n == 1) {
         cmp_from_est(c, rows);
@@ -528,9 +533,9 @@ static void cmp_layer(struct au_report_cmp *c, const struct au_estimate *rows, s
         c->n_nonfinite += rows[i].n_nonfinite;
         scaled |= rows[i].p_fault != 1;
     }
-    au_stats_mean_ci(scaled ? &(struct au_stats_acc){0} : &acc, level, &c->dloss);
+    au_stats_mean_ci(scaled ? &(struct au_stats_acc){0} : &acc, eo->level, &c->dloss);
     c->mismatch = scaled ? NAN : k / (double)c->n_trials;
-    au_stats_wilson(k, (double)c->n_trials, level, &c->mis_lo, &c->mis_hi);
+    au_stats_rate_ci(eo->method, k, (double)c->n_trials, eo->level, &c->mis_lo, &c->mis_hi);
     if (scaled)
         c->mis_lo = c->mis_hi = NAN;
 }
@@ -541,7 +546,7 @@ static int cmp_total(struct ld *L, const struct au_estimate_campaign *c,
                      const struct au_estimate *rows, size_t n, struct au_report_cmp *row)
 {
     struct au_estimate tot;
-    int rc = au_estimate_model(L->est, c, NULL, &tot, L->d);
+    int rc = au_estimate_model(L->est, c, &L->eo, &tot, L->d);
     if (rc == AU_OK) {
         cmp_from_est(row, &tot);
         return AU_OK;
@@ -562,7 +567,7 @@ static int cmp_campaign(struct ld *L, size_t *cap, const struct au_estimate_camp
 {
     struct au_estimate *rows;
     size_t n;
-    int rc = au_estimate_layers(L->est, c, NULL, &rows, &n, L->d);
+    int rc = au_estimate_layers(L->est, c, &L->eo, &rows, &n, L->d);
     if (rc < 0)
         return rc;
     bool act = false, wt = false;
@@ -584,7 +589,7 @@ static int cmp_campaign(struct ld *L, size_t *cap, const struct au_estimate_camp
         struct au_report_cmp lr = row;
         lr.total = false;
         lr.layer = rows[i].layer;
-        cmp_layer(&lr, rows + i, j - i, L->r->level);
+        cmp_layer(&lr, rows + i, j - i, &L->eo);
         rc = cmp_push(L, cap, &lr);
     }
     au_free(rows);
@@ -635,7 +640,8 @@ static int bit_row(struct ld *L, sqlite3_stmt *st, size_t *cap)
     b->n_sdc = sqlite3_column_int64(st, 7);
     b->mismatch_sum = sqlite3_column_double(st, 8);
     b->mean_dloss = col_double(st, 9);
-    au_stats_wilson(b->mismatch_sum, (double)b->n_trials, r->level, &b->mis_lo, &b->mis_hi);
+    au_stats_rate_ci(r->method, b->mismatch_sum, (double)b->n_trials, r->level, &b->mis_lo,
+                     &b->mis_hi);
     return AU_OK;
 }
 
@@ -778,13 +784,19 @@ static int load_all(struct ld *L, const char *campaign)
     return load_formats(L, L->r->id, act, wt, &L->r->formats);
 }
 
-int au_report_load(const char *path, const char *campaign, struct au_report **out,
-                   struct au_diag *d)
+int au_report_load(const char *path, const char *campaign, const struct au_estimate_opts *o,
+                   struct au_report **out, struct au_diag *d)
 {
     if (!out || !path)
         return au_diag_set(d, AU_INVALID, "report: no database path");
     *out = NULL;
-    struct ld L = {.path = path, .d = d};
+    struct ld L = {.path = path, .d = d, .eo = o ? *o : (struct au_estimate_opts){0, 0}};
+    if (!(L.eo.level == 0 || (L.eo.level > 0 && L.eo.level < 1))) /* NaN fails both */
+        return au_diag_set(d, AU_INVALID, "%s: report: confidence level %g is not in (0, 1)", path,
+                           L.eo.level);
+    if (!au_stats_method_name(L.eo.method))
+        return au_diag_set(d, AU_INVALID, "%s: report: unknown interval method %d", path,
+                           L.eo.method);
     int rc = au_estimate_open(path, &L.est, d); /* the store's checks and messages */
     if (rc < 0)
         return rc;
@@ -862,6 +874,12 @@ void au_report_target_label(const struct au_report *r, const struct au_report_la
         snprintf(buf, len, "%s", name);
     else
         snprintf(buf, len, "%s %s/%s", name, l->tensor, l->bits);
+}
+
+const char *au_report_method_label(int method)
+{
+    static const char *const names[AU_STATS_METHOD_COUNT] = {"Wilson", "Clopper-Pearson", "normal"};
+    return method >= 0 && method < AU_STATS_METHOD_COUNT ? names[method] : "?";
 }
 
 void au_report_num(char *buf, size_t len, double v)
@@ -956,8 +974,9 @@ static const char *say_overview(struct ld *L)
         au_report_pct(m, sizeof(m), t->mismatch);
         au_report_pct(lo, sizeof(lo), t->mis_lo);
         au_report_pct(hi, sizeof(hi), t->mis_hi);
-        snprintf(rate, sizeof(rate), "; mismatch rate %s%s (%g%% Wilson interval %s to %s)", m,
-                 scaled ? " once scaled by P(N >= 1)" : "", 100 * r->level, lo, hi);
+        snprintf(rate, sizeof(rate), "; mismatch rate %s%s (%g%% %s interval %s to %s)", m,
+                 scaled ? " once scaled by P(N >= 1)" : "", 100 * r->level,
+                 au_report_method_label(r->method), lo, hi);
     }
     return fmt(L,
                "%lld trials (%lld flips) over %zu target%s: %s of the faults were masked and %s "

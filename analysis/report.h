@@ -1,10 +1,12 @@
 /* Reports of a results database (docs/database.md): one campaign's numbers, read in one
  * transaction (a running campaign gives a consistent snapshot) with intervals from
- * analysis/stats.h at the campaign's level, then written as report.html (inline SVG and
- * CSS, no script, no network), report.md, layers.csv, bits.csv and campaigns.csv.
+ * analysis/stats.h at a chosen level and rate interval (default: the campaign's level,
+ * Wilson), then written as report.html (inline SVG and CSS, no script, no network),
+ * report.md, layers.csv, bits.csv and campaigns.csv.
  *
  *   struct au_report *r;
- *   if (au_report_load("results.db", "lenet-fp16", &r, d) < 0)   // NULL: the only campaign
+ *   struct au_estimate_opts eo = {0.99, AU_STATS_CLOPPER_PEARSON};  // NULL: level, Wilson
+ *   if (au_report_load("results.db", "lenet-fp16", &eo, &r, d) < 0) // NULL: the only campaign
  *       return ...;
  *   struct au_report_opts o = {.log_scale = true};
  *   rc = au_report_write(r, "out", &o, d);                        // the five files
@@ -13,6 +15,7 @@
 #ifndef AU_ANALYSIS_REPORT_H
 #define AU_ANALYSIS_REPORT_H
 
+#include "estimate.h"
 #include "stats.h"
 
 #include <stdbool.h>
@@ -38,7 +41,7 @@ struct au_report_layer {
     char tensor[8], bits[8]; /* "act"/"weight"/"mixed"/"all", "data"/"meta"/"mixed"/"all" */
     int64_t n_trials, n_nonfinite, n_masked, n_benign, n_sdc, n_detected, detected_total;
     struct au_stats_mean dloss;      /* finite trials only; times p_fault */
-    double mismatch, mis_lo, mis_hi; /* rate over all trials, Wilson interval; times p_fault */
+    double mismatch, mis_lo, mis_hi; /* rate over all trials, its interval; times p_fault */
     double p_fault;                  /* P(N >= 1) for Poisson trials conditioned on it, else 1 */
     int rank;                        /* 1 = largest mean dloss; no finite trial ranks last */
 };
@@ -81,7 +84,8 @@ struct au_report {
     const char *targets, *fault, *process, *stop, *formats, *poisson; /* one-line summaries */
     int64_t id, n_flips;
     uint64_t seed;
-    double level;
+    double level; /* of every interval shown (the campaign's unless the caller chose) */
+    int method;   /* enum au_stats_method of the rate intervals */
     struct au_report_cmp total; /* this campaign over all its trials */
     struct au_report_model_layer *model_layers;
     struct au_report_layer *layers; /* by layer, tensor, bits */
@@ -99,11 +103,13 @@ struct au_report_opts {
     bool log_scale; /* log y axes for the dloss and mismatch charts */
 };
 
-/* Load campaign (NULL: the database's only campaign) from the database at path. *out is
- * the caller's (au_report_free). A missing or foreign file, an unknown campaign (the
- * message lists them) or a campaign without trials is a negative status and one line. */
-int au_report_load(const char *path, const char *campaign, struct au_report **out,
-                   struct au_diag *d);
+/* Load campaign (NULL: the database's only campaign) from the database at path, intervals
+ * at o's level (0: the campaign's) and rate method (o NULL: the campaign's level, Wilson).
+ * *out is the caller's (au_report_free). A missing or foreign file, an unknown campaign
+ * (the message lists them), a campaign without trials or a bad level or method is a
+ * negative status and one line. */
+int au_report_load(const char *path, const char *campaign, const struct au_estimate_opts *o,
+                   struct au_report **out, struct au_diag *d);
 void au_report_free(struct au_report *r); /* NULL is a no-op */
 
 /* Writers: 0, AU_IO if the stream failed, AU_NOMEM, AU_INVALID for a NULL argument. */
@@ -120,6 +126,8 @@ const char *au_report_layer_format(const struct au_report *r, const struct au_re
 /* "2 classifier.1/Gemm", with "act/data" added when the campaign has several target kinds. */
 void au_report_target_label(const struct au_report *r, const struct au_report_layer *l, char *buf,
                             size_t len);
+/* "Wilson", "Clopper-Pearson", "normal": the rate interval as the report names it. */
+const char *au_report_method_label(int method);
 /* "0.0123" (4 significant digits), "1.2e-05"; NaN: "n/a". */
 void au_report_num(char *buf, size_t len, double v);
 /* A rate as a percentage: "12.3%", "0.051%"; NaN: "n/a". */

@@ -1,6 +1,8 @@
 /* CSV files for spreadsheets and pandas (RFC 4180: comma-separated, quoted when needed,
  * one header row). Numbers are written with 17 significant digits so they read back to the
- * same doubles; NaN (no finite trial, n < 2) is an empty field, as pandas expects. */
+ * same doubles; NaN (no finite trial, n < 2) is an empty field, as pandas expects. The
+ * rate interval's columns are named after its method (wilson_lo, clopper_pearson_lo,
+ * normal_lo), so a file read later still says which interval it holds. */
 #include "report.h"
 
 #include "core/status.h"
@@ -48,13 +50,21 @@ static void layer_id(FILE *f, const struct au_report *r, int32_t layer)
     str(f, layer < 0 ? "model-wide" : m ? m->name : "", false);
 }
 
+/* The column prefix of the rate interval. */
+static const char *ci(const struct au_report *r)
+{
+    static const char *const names[AU_STATS_METHOD_COUNT] = {"wilson", "clopper_pearson", "normal"};
+    return r->method >= 0 && r->method < AU_STATS_METHOD_COUNT ? names[r->method] : "rate";
+}
+
 static void layers(FILE *f, const struct au_report *r)
 {
-    fputs("campaign,layer,name,op,tensor_kind,bit_kind,format,n_trials,n_finite,n_nonfinite,"
-          "mean_dloss,sd_dloss,mean_abs_dloss,level,z_lo,z_hi,t_lo,t_hi,mismatch_rate,"
-          "wilson_lo,wilson_hi,n_masked,masked_fraction,n_benign,n_sdc,n_detected,"
-          "detected_total,rank\r\n",
-          f);
+    fprintf(f,
+            "campaign,layer,name,op,tensor_kind,bit_kind,format,n_trials,n_finite,n_nonfinite,"
+            "mean_dloss,sd_dloss,mean_abs_dloss,level,z_lo,z_hi,t_lo,t_hi,mismatch_rate,"
+            "%s_lo,%s_hi,n_masked,masked_fraction,n_benign,n_sdc,n_detected,"
+            "detected_total,rank\r\n",
+            ci(r), ci(r));
     for (size_t i = 0; i < r->n_layers; i++) {
         const struct au_report_layer *l = &r->layers[i];
         const struct au_report_model_layer *m = au_report_find_layer(r, l->layer);
@@ -84,9 +94,10 @@ static void layers(FILE *f, const struct au_report *r)
 
 static void bits(FILE *f, const struct au_report *r)
 {
-    fputs("campaign,layer,name,tensor_kind,is_meta,bit,field,n_trials,n_nonfinite,n_sdc,"
-          "mismatch_sum,mismatch_rate,wilson_lo,wilson_hi,mean_dloss,mismatch_share\r\n",
-          f);
+    fprintf(f,
+            "campaign,layer,name,tensor_kind,is_meta,bit,field,n_trials,n_nonfinite,n_sdc,"
+            "mismatch_sum,mismatch_rate,%s_lo,%s_hi,level,mean_dloss,mismatch_share\r\n",
+            ci(r), ci(r));
     for (size_t i = 0; i < r->n_bits; i++) {
         const struct au_report_bit *b = &r->bits[i];
         str(f, r->name, false);
@@ -102,6 +113,7 @@ static void bits(FILE *f, const struct au_report *r)
         num(f, b->mismatch_sum / b->n_trials);
         num(f, b->mis_lo);
         num(f, b->mis_hi);
+        num(f, r->level);
         num(f, b->mean_dloss);
         fprintf(f, "%.17g\r\n", b->share);
     }
@@ -111,9 +123,10 @@ static void bits(FILE *f, const struct au_report *r)
  * per layer. */
 static void campaigns(FILE *f, const struct au_report *r)
 {
-    fputs("campaign,formats,layer,name,n_trials,n_nonfinite,mean_dloss,sd_dloss,t_lo,t_hi,"
-          "z_lo,z_hi,mismatch_rate,wilson_lo,wilson_hi,level\r\n",
-          f);
+    fprintf(f,
+            "campaign,formats,layer,name,n_trials,n_nonfinite,mean_dloss,sd_dloss,t_lo,t_hi,"
+            "z_lo,z_hi,mismatch_rate,%s_lo,%s_hi,level\r\n",
+            ci(r), ci(r));
     for (size_t i = 0; i < r->n_cmp; i++) {
         const struct au_report_cmp *c = &r->cmp[i];
         str(f, c->name, false);

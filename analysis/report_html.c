@@ -94,7 +94,8 @@ static int layer_table(FILE *f, const struct au_report *r)
     return rc;
 }
 
-/* Two bar charts over the targets: mean dloss (t whiskers) and mismatch (Wilson). */
+/* Two bar charts over the targets: mean dloss (t whiskers) and mismatch (the chosen rate interval).
+ */
 static int layer_charts(FILE *f, const struct au_report *r, bool log_scale)
 {
     size_t n = r->n_layers;
@@ -113,8 +114,8 @@ static int layer_charts(FILE *f, const struct au_report *r, bool log_scale)
         char t1[128], t2[128];
         snprintf(t1, sizeof(t1), "Mean \xce\x94loss per layer, %g%% Student-t intervals%s",
                  100 * r->level, log_scale ? " (log scale)" : "");
-        snprintf(t2, sizeof(t2), "Mismatch rate per layer, %g%% Wilson intervals%s", 100 * r->level,
-                 log_scale ? " (log scale)" : "");
+        snprintf(t2, sizeof(t2), "Mismatch rate per layer, %g%% %s intervals%s", 100 * r->level,
+                 au_report_method_label(r->method), log_scale ? " (log scale)" : "");
         struct au_svg_bars c = {.title = t1,
                                 .y_label = "mean \xce\x94loss",
                                 .n_groups = n,
@@ -373,8 +374,8 @@ static int cmp_charts(FILE *f, const struct au_report *r, bool log_scale)
         char t1[128], t2[128];
         snprintf(t1, sizeof(t1), "Mean \xce\x94loss by campaign, %g%% t intervals%s",
                  100 * r->level, log_scale ? " (log scale)" : "");
-        snprintf(t2, sizeof(t2), "Mismatch rate by campaign, %g%% Wilson intervals%s",
-                 100 * r->level, log_scale ? " (log scale)" : "");
+        snprintf(t2, sizeof(t2), "Mismatch rate by campaign, %g%% %s intervals%s", 100 * r->level,
+                 au_report_method_label(r->method), log_scale ? " (log scale)" : "");
         struct au_svg_bars c1 = {.title = t1,
                                  .y_label = "mean \xce\x94loss",
                                  .n_groups = g.n_groups,

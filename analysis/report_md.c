@@ -49,9 +49,9 @@ static int sections(FILE *f, const struct au_report *r)
     int rc = table(f, r, AU_REPORT_TAB_SETTINGS);
     fprintf(f,
             "\n## Layers\n\nMean \xce\x94loss over finite trials with its %g%% Student-t "
-            "interval; mismatch rate with its %g%% Wilson interval; rank 1 = largest mean "
+            "interval; mismatch rate with its %g%% %s interval; rank 1 = largest mean "
             "\xce\x94loss.\n\n",
-            100 * r->level, 100 * r->level);
+            100 * r->level, 100 * r->level, au_report_method_label(r->method));
     if (rc == AU_OK)
         rc = table(f, r, AU_REPORT_TAB_LAYERS);
     fputs("\n## Bits by field\n\nSingle-flip trials; the share is of all their mismatches "

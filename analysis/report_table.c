@@ -122,7 +122,8 @@ static int settings(const struct au_report *r, struct au_report_table *t)
          line(t, 2, "%s%s%s", r->stop ? r->stop : "?", r->stop_reason ? "; stopped: " : "",
               r->stop_reason ? r->stop_reason : "")},
         {"Seed", line(t, 3, "%llu", (unsigned long long)r->seed)},
-        {"Confidence level", line(t, 4, "%g%% (mean: Student-t; rates: Wilson)", 100 * r->level)},
+        {"Confidence level", line(t, 4, "%g%% (means: Student-t intervals; rates: %s intervals)",
+                                  100 * r->level, au_report_method_label(r->method))},
         {"Status", line(t, 5, "%s%s (started %s, ended %s)", r->status ? r->status : "?",
                         r->partial ? ", partial results" : "", r->started ? r->started : "?",
                         r->ended ? r->ended : "-")},
@@ -161,7 +162,7 @@ static int layers(const struct au_report *r, struct au_report_table *t)
                        "Mean \xce\x94loss \xc2\xb1 CI",
                        line(t, 6, "%g%% t interval", 100 * r->level),
                        "Mismatch",
-                       line(t, 7, "%g%% Wilson", 100 * r->level),
+                       line(t, 7, "%g%% %s", 100 * r->level, au_report_method_label(r->method)),
                        "Masked",
                        "SDC",
                        "NaN/inf",
@@ -234,7 +235,7 @@ static int campaigns(const struct au_report *r, struct au_report_table *t)
                        "Mean \xce\x94loss \xc2\xb1 CI",
                        line(t, 6, "%g%% t interval", 100 * r->level),
                        "Mismatch",
-                       line(t, 7, "%g%% Wilson", 100 * r->level),
+                       line(t, 7, "%g%% %s", 100 * r->level, au_report_method_label(r->method)),
                        "NaN/inf"};
     heads(t, h, 8);
     t->numeric = ~0u << 2;
@@ -278,7 +279,7 @@ static int top_bits(const struct au_report *r, struct au_report_table *t)
                        "Field",
                        "Trials",
                        "Mismatch",
-                       line(t, 7, "%g%% Wilson", 100 * r->level),
+                       line(t, 7, "%g%% %s", 100 * r->level, au_report_method_label(r->method)),
                        "Share",
                        "Mean \xce\x94loss",
                        "NaN/inf"};

@@ -213,7 +213,7 @@ static void test_handmade_numbers_are_exact(void)
     CHECK_EQ_INT(make_db(db, "hand", "{\"description\": \"made by hand\"}"), 0);
     struct au_report *r = NULL;
     struct au_diag d = {{0}};
-    CHECK_EQ_INT(au_report_load(db, NULL, &r, &d), 0);
+    CHECK_EQ_INT(au_report_load(db, NULL, NULL, &r, &d), 0);
     if (!r)
         return;
     CHECK_EQ_INT(r->n_layers, 3);
@@ -282,7 +282,7 @@ static void test_hostile_names_are_escaped_everywhere(void)
     mkdir(dir, 0777);
     struct au_report *r = NULL;
     struct au_diag d = {{0}};
-    CHECK_EQ_INT(au_report_load(db, "hand", &r, &d), 0);
+    CHECK_EQ_INT(au_report_load(db, "hand", NULL, &r, &d), 0);
     struct au_report_opts o = {.log_scale = true};
     CHECK_EQ_INT(au_report_write(r, dir, &o, &d), 0);
     au_report_free(r);
@@ -330,29 +330,29 @@ static void test_errors_are_one_line_naming_file_and_campaign(void)
     struct au_report *r = NULL;
     struct au_diag d = {{0}};
     snprintf(db, sizeof(db), "%s/hand.db", tmpdir);
-    int rc = au_report_load("/nonexistent/x.db", NULL, &r, &d);
+    int rc = au_report_load("/nonexistent/x.db", NULL, NULL, &r, &d);
     CHECK(rc < 0 && r == NULL && strstr(d.msg, "/nonexistent/x.db") != NULL);
-    rc = au_report_load(db, "nope", &r, &d);
+    rc = au_report_load(db, "nope", NULL, &r, &d);
     CHECK_EQ_INT(rc, AU_NOTFOUND);
     CHECK(strstr(d.msg, "hand.db: no campaign named 'nope' (campaigns: hand)") != NULL);
     snprintf(junk, sizeof(junk), "%s/junk.db", tmpdir);
     FILE *f = fopen(junk, "w");
     fputs("this is not a database, just some text long enough to have a header......", f);
     fclose(f);
-    rc = au_report_load(junk, NULL, &r, &d);
+    rc = au_report_load(junk, NULL, NULL, &r, &d);
     CHECK(rc < 0 && strstr(d.msg, "junk.db") != NULL && !strchr(d.msg, '\n'));
     snprintf(empty, sizeof(empty), "%s/empty.db", tmpdir);
     CHECK_EQ_INT(make_db(empty, "empty", "{}"), 0);
-    rc = au_report_load(empty, NULL, &r, &d);
+    rc = au_report_load(empty, NULL, NULL, &r, &d);
     CHECK_EQ_INT(rc, AU_NOTFOUND);
     CHECK(strstr(d.msg, "campaign 'empty' has no trials yet") != NULL);
     snprintf(two, sizeof(two), "%s/two.db", tmpdir);
     CHECK_EQ_INT(make_db(two, "first", "{\"a\": 1}"), 0);
     CHECK_EQ_INT(make_db(two, "second", "{\"a\": 2}"), 0);
-    rc = au_report_load(two, NULL, &r, &d);
+    rc = au_report_load(two, NULL, NULL, &r, &d);
     CHECK_EQ_INT(rc, AU_INVALID);
     CHECK(strstr(d.msg, "2 campaigns, name one: first, second") != NULL);
-    CHECK_EQ_INT(au_report_load(two, "second", &r, &d), 0);
+    CHECK_EQ_INT(au_report_load(two, "second", NULL, &r, &d), 0);
     if (r) { /* same model hash: the other campaign is in the comparison */
         CHECK_EQ_INT(r->n_cmp, 8);
         CHECK(strstr(r->summary[r->n_summary - 1], "Across the 2 campaigns") != NULL);
@@ -362,6 +362,93 @@ static void test_errors_are_one_line_naming_file_and_campaign(void)
     }
     au_report_free(r);
     CHECK(au_report_write_csv(NULL, 0, stdout) == AU_INVALID);
+}
+
+/* The interval and level chosen at load time reach every rate interval (targets, bits, the
+ * campaign comparison) and the mean intervals, with stats.c's values, and every file says
+ * which: the settings line, the table headings, the chart titles and the CSV column names.
+ * The hand-made database was run at 0.95; each method is asked at 0.99 and at 0.9. */
+static void check_methods_in_files(const char *dir, const char *label, const char *col)
+{
+    char path[600], want[96];
+    snprintf(path, sizeof(path), "%s/report.html", dir);
+    char *html = slurp(path), *md = NULL, *csv = NULL;
+    snprintf(want, sizeof(want), "rates: %s intervals", label);
+    CHECK(html && strstr(html, want) != NULL);
+    snprintf(want, sizeof(want), "Mismatch rate per layer, 99%% %s intervals", label);
+    CHECK(html && strstr(html, want) != NULL);
+    snprintf(path, sizeof(path), "%s/report.md", dir);
+    md = slurp(path);
+    snprintf(want, sizeof(want), "mismatch rate with its 99%% %s interval", label);
+    CHECK(md && strstr(md, want) != NULL);
+    snprintf(path, sizeof(path), "%s/bits.csv", dir);
+    csv = slurp(path);
+    snprintf(want, sizeof(want), ",%s_lo,%s_hi,level,", col, col);
+    CHECK(csv && strstr(csv, want) != NULL);
+    free(html);
+    free(md);
+    free(csv);
+}
+
+static void test_interval_method_and_level_reach_every_number(void)
+{
+    static const char *const labels[] = {"Wilson", "Clopper-Pearson", "normal"};
+    static const char *const cols[] = {"wilson", "clopper_pearson", "normal"};
+    static const double levels[] = {0.99, 0.9};
+    char db[512], dir[512], path[600];
+    snprintf(db, sizeof(db), "%s/hand.db", tmpdir);
+    for (int m = 0; m < AU_STATS_METHOD_COUNT; m++) {
+        for (int k = 0; k < 2; k++) {
+            struct au_estimate_opts eo = {levels[k], m};
+            struct au_report *r = NULL;
+            struct au_diag d = {{0}};
+            CHECK_EQ_INT(au_report_load(db, NULL, &eo, &r, &d), 0);
+            if (!r)
+                continue;
+            double lvl = levels[k], lo, hi, se = 1 / sqrt(3.0);
+            CHECK(r->level == lvl && r->method == m);
+            const struct au_report_layer *l0 = row_of(r, 0);
+            au_stats_rate_ci(m, 2, 4, lvl, &lo, &hi); /* layer 0: 2 mismatches of 4 */
+            CHECK(l0 && l0->mis_lo == lo && l0->mis_hi == hi);
+            CHECK(l0 && fabs(l0->dloss.t_hi - (2 + au_stats_t(lvl, 2) * se)) < 1e-12);
+            for (size_t i = 0; i < r->n_bits; i++) {
+                const struct au_report_bit *b = &r->bits[i];
+                au_stats_rate_ci(m, b->mismatch_sum, (double)b->n_trials, lvl, &lo, &hi);
+                CHECK(b->mis_lo == lo && b->mis_hi == hi);
+            }
+            au_stats_rate_ci(m, 3, 6, lvl, &lo, &hi); /* all six trials: 3 mismatches */
+            CHECK(r->total.mis_lo == lo && r->total.mis_hi == hi);
+            for (size_t i = 0; i < r->n_cmp; i++)
+                if (!r->cmp[i].total && r->cmp[i].layer == 0)
+                    CHECK(r->cmp[i].mis_lo == l0->mis_lo && r->cmp[i].mis_hi == l0->mis_hi);
+            CHECK(strstr(r->summary[0], labels[m]) != NULL);
+            if (k == 0) { /* the files at 0.99 */
+                snprintf(dir, sizeof(dir), "%s/method-%d", tmpdir, m);
+                mkdir(dir, 0777);
+                CHECK_EQ_INT(au_report_write(r, dir, NULL, &d), 0);
+                check_methods_in_files(dir, labels[m], cols[m]);
+                snprintf(path, sizeof(path), "%s/layers.csv", dir);
+                char *csv = slurp(path);
+                int rows = csv ? csv_parse(csv) : 0;
+                char col[40];
+                snprintf(col, sizeof(col), "%s_hi", cols[m]);
+                for (int i = 1; i < rows; i++)
+                    if (strcmp(cells[i][csv_col("layer")], "0") == 0)
+                        CHECK_SAME(csv_num(i, col), l0->mis_hi);
+                CHECK(rows == 4);
+                free(csv);
+            }
+            au_report_free(r);
+        }
+    }
+    struct au_report *r = NULL;
+    struct au_diag d = {{0}};
+    struct au_estimate_opts bad[] = {{1.5, 0}, {-0.1, 0}, {NAN, 0}, {0.99, 3}, {0.99, -1}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK_EQ_INT(au_report_load(db, NULL, &bad[i], &r, &d), AU_INVALID);
+        CHECK(r == NULL && strstr(d.msg, "hand.db: report: ") && !strchr(d.msg, '\n'));
+    }
+    CHECK(strstr(d.msg, "unknown interval method -1") != NULL);
 }
 
 /* Every allocation of a load and a write fails in turn: a clean error, or (a failure that
@@ -375,14 +462,14 @@ static void test_allocation_failures_never_crash(void)
     mkdir(dir, 0777);
     struct au_report *ref = NULL;
     struct au_diag d = {{0}};
-    CHECK_EQ_INT(au_report_load(db, "first", &ref, &d), 0);
+    CHECK_EQ_INT(au_report_load(db, "first", NULL, &ref, &d), 0);
     if (!ref)
         return;
     int n_ok = 0, n_fail = 0;
     for (long n = 1; n < 300; n++) {
         struct au_report *r = NULL;
         au_alloc_fail_after(n);
-        int rc = au_report_load(db, "first", &r, &d);
+        int rc = au_report_load(db, "first", NULL, &r, &d);
         if (rc == AU_OK)
             rc = au_report_write(r, dir, NULL, &d);
         au_alloc_fail_after(0);
@@ -646,7 +733,7 @@ static void test_campaign_reports_match_sql(void)
     for (int k = 0; k < 3; k++) {
         struct au_report *r = NULL;
         struct au_diag d = {{0}};
-        CHECK_EQ_INT(au_report_load(db, names[k], &r, &d), 0);
+        CHECK_EQ_INT(au_report_load(db, names[k], NULL, &r, &d), 0);
         if (!r) {
             fprintf(stderr, "load %s: %s\n", names[k], d.msg);
             continue;
@@ -682,7 +769,7 @@ static void test_conditioned_poisson_rows_are_scaled(void)
     CHECK_EQ_INT(rc, 0);
     struct au_report *r = NULL;
     struct au_diag d = {{0}};
-    if (rc || au_report_load(db, NULL, &r, &d) != AU_OK) {
+    if (rc || au_report_load(db, NULL, NULL, &r, &d) != AU_OK) {
         fprintf(stderr, "poisson report: %s\n", d.msg);
         CHECK(0);
         return;
@@ -737,7 +824,7 @@ static void test_single_layer_poisson_reports_per_layer(void)
     CHECK_EQ_INT(rc, 0);
     struct au_report *r = NULL;
     struct au_diag d = {{0}};
-    if (rc || au_report_load(db, NULL, &r, &d) != AU_OK) {
+    if (rc || au_report_load(db, NULL, NULL, &r, &d) != AU_OK) {
         fprintf(stderr, "single-layer report: %s\n", d.msg);
         CHECK(0);
         return;
@@ -861,6 +948,32 @@ static void test_cli(void)
     free(err);
     CHECK_EQ_INT(sh("%s report 2> /dev/null", cli), 2);
     CHECK_EQ_INT(sh("%s report %s/lenet.db --bogus 2> /dev/null", cli, tmpdir), 2);
+    /* the default is 0.99 Wilson, whatever the campaign's level (the hand-made one is 0.95) */
+    CHECK_EQ_INT(sh("%s report %s/hand.db --out %s > %s/cli.txt", cli, tmpdir, out, tmpdir), 0);
+    snprintf(path, sizeof(path), "%s/cli.txt", tmpdir);
+    char *txt = slurp(path);
+    CHECK(txt && strstr(txt, "99% Wilson intervals"));
+    free(txt);
+    CHECK_EQ_INT(sh("%s report %s/hand.db --out %s --interval exact --level 0.9 > %s/cli.txt", cli,
+                    tmpdir, out, tmpdir),
+                 0);
+    snprintf(path, sizeof(path), "%s/report.md", out);
+    char *md = slurp(path);
+    CHECK(md && strstr(md, "90% (means: Student-t intervals; rates: Clopper-Pearson intervals)"));
+    free(md);
+    static const char *const bad[][2] = {
+        {"--interval bayes", "report: --interval: 'bayes' is not one of wilson, clopper-pearson"},
+        {"--level 99", "report: --level: '99' is not a confidence level in (0, 1)"},
+        {"--level 0.9x", "report: --level: '0.9x' is not"},
+        {"--level", "--level"}};
+    for (int i = 0; i < 4; i++) {
+        CHECK_EQ_INT(sh("%s report %s/hand.db %s 2> %s/err.txt", cli, tmpdir, bad[i][0], tmpdir),
+                     2);
+        snprintf(path, sizeof(path), "%s/err.txt", tmpdir);
+        err = slurp(path);
+        CHECK(err && strstr(err, bad[i][1]) && strchr(err, '\n') == strrchr(err, '\n'));
+        free(err);
+    }
 }
 
 int main(void)
@@ -876,6 +989,7 @@ int main(void)
     test_handmade_numbers_are_exact();
     test_hostile_names_are_escaped_everywhere();
     test_errors_are_one_line_naming_file_and_campaign();
+    test_interval_method_and_level_reach_every_number();
     test_allocation_failures_never_crash();
     test_campaign_reports_match_sql();
     test_conditioned_poisson_rows_are_scaled();

@@ -657,7 +657,7 @@ static void test_snapshot_of_a_running_campaign(const char *dir)
     CHECK(!strcmp(c.status, "running"));
     au_estimate_close(db);
     struct au_report *rep = NULL;
-    CHECK_EQ_INT(au_report_load(path, "pl", &rep, &d), AU_OK);
+    CHECK_EQ_INT(au_report_load(path, "pl", NULL, &rep, &d), AU_OK);
     if (rep) {
         int64_t sum = 0;
         for (size_t i = 0; i < rep->n_layers; i++)
@@ -670,11 +670,11 @@ static void test_snapshot_of_a_running_campaign(const char *dir)
     if (ok)
         au_store_campaign_end(s, cid, AU_STORE_INTERRUPTED, "interrupted by the test", &d);
     au_store_close(s);
-    CHECK_EQ_INT(au_report_load(path, "pl", &rep, &d), AU_OK);
+    CHECK_EQ_INT(au_report_load(path, "pl", NULL, &rep, &d), AU_OK);
     CHECK(rep && rep->partial &&
           strstr(rep->summary[0], "status is 'interrupted' (interrupted by the test)") != NULL);
     au_report_free(rep);
-    CHECK_EQ_INT(au_report_load(path, "pw", &rep, &d), AU_OK); // done: no such sentence
+    CHECK_EQ_INT(au_report_load(path, "pw", NULL, &rep, &d), AU_OK); // done: no such sentence
     CHECK(rep && !rep->partial && strncmp(rep->summary[0], "Partial", 7) != 0);
     au_report_free(rep);
 }
