@@ -245,15 +245,18 @@ int au_numsys_decode_tensor(const au_numsys_fmt *f, const struct au_numsys_block
 }
 
 /* One group through encode + decode, for plugins without a fused quantize; the codes
- * between the two are checked as in au_numsys_encode_tensor (not poisoned: this is the
- * hot path, and a short write still shows up as stale scratch failing the width check
- * or as a wrong value in the decode). */
+ * between the two are checked as in au_numsys_encode_tensor. This is the hot path, so
+ * only the last code and metadata word are poisoned: that catches the usual wrong
+ * length (one short, or a block count off by one) at O(1) cost. */
 static int quantize_group(const au_numsys_fmt *f, const struct au_numsys_blocks *b, size_t g,
                           float *x, uint64_t *codes, uint64_t *meta, struct au_pcg32 *rng,
                           struct au_diag *d)
 {
     const struct au_numsys_desc *ds = au_numsys_fmt_plugin(f)->desc;
     size_t n = b->group_len, bpg = b->blocks_per_group;
+    poison(codes + n - 1, 1, au_numsys_fmt_layout(f)->elem_bits);
+    if (bpg)
+        poison(meta + bpg - 1, 1, au_numsys_fmt_layout(f)->meta_bits);
     int rc = check_status(f, "encode", ds->encode(au_numsys_fmt_inst(f), x, n, codes, meta, rng),
                           true, g, d);
     if (rc < 0)

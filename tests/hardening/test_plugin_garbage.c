@@ -94,7 +94,9 @@ static void test_garbage_output_is_refused(void)
     expect_refusal("garbage{defect:1}", 0, "encode returned status 7");
     expect_refusal("garbage{defect:1}", 2, "encode returned status 7");
     expect_refusal("garbage{defect:2}", 0, "left the code of element 9 unwritten");
+    expect_refusal("garbage{defect:2}", 2, "left the code of element 9 unwritten");
     expect_refusal("garbage{defect:3}", 0, "left the metadata of block 2 unwritten");
+    expect_refusal("garbage{defect:3}", 2, "left the metadata of block 2 unwritten");
     expect_refusal("garbage{defect:4}", 0, "metadata 0x1f wider than 4 bits in block 0");
     expect_refusal("garbage{defect:4}", 2, "metadata 0x1f wider than 4 bits in block 0");
     expect_refusal("garbage{defect:5}", 1, "decode returned status 2");
