@@ -6,6 +6,7 @@
  * opened through the estimator (hence the store), so a foreign or newer file is refused with
  * the store's message. The plain-language summary is built here too. */
 #include "report.h"
+#include "report_table.h"
 
 #include "core/alloc.h"
 #include "core/status.h"
@@ -1183,19 +1184,21 @@ static int summarize(struct ld *L)
 
 /* ---- all files ---------------------------------------------------------------------------- */
 
-static int write_one(const struct au_report *r, const char *dir, const char *file, int kind,
-                     const struct au_report_opts *o, struct au_diag *d)
+int au_report_file_open(const char *dir, const char *file, char *path, size_t len, FILE **out,
+                        struct au_diag *d)
 {
-    char path[4096];
-    if (snprintf(path, sizeof(path), "%s/%s", dir, file) >= (int)sizeof(path))
+    *out = NULL;
+    int n = snprintf(path, len, "%s/%s", dir, file);
+    if (n < 0 || (size_t)n >= len)
         return au_diag_set(d, AU_INVALID, "%s: path too long", dir);
-    FILE *f = fopen(path, "w");
-    if (!f)
+    if (!(*out = fopen(path, "w")))
         return au_diag_set(d, AU_IO, "%s: %s", path, strerror(errno));
-    int rc = kind == -2   ? au_report_write_html(r, f, o)
-             : kind == -1 ? au_report_write_md(r, f)
-                          : au_report_write_csv(r, kind, f);
-    int err = errno;
+    return AU_OK;
+}
+
+int au_report_file_close(FILE *f, const char *path, int rc, struct au_diag *d)
+{
+    int err = errno; /* of the failed write, if one failed */
     if (fclose(f) != 0 && rc == AU_OK) {
         err = errno;
         rc = AU_IO;
@@ -1203,6 +1206,20 @@ static int write_one(const struct au_report *r, const char *dir, const char *fil
     if (rc < 0)
         return au_diag_set(d, rc, "%s: %s", path, rc == AU_IO ? strerror(err) : au_strerror(rc));
     return AU_OK;
+}
+
+static int write_one(const struct au_report *r, const char *dir, const char *file, int kind,
+                     const struct au_report_opts *o, struct au_diag *d)
+{
+    char path[4096];
+    FILE *f;
+    int rc = au_report_file_open(dir, file, path, sizeof(path), &f, d);
+    if (rc < 0)
+        return rc;
+    rc = kind == -2   ? au_report_write_html(r, f, o)
+         : kind == -1 ? au_report_write_md(r, f)
+                      : au_report_write_csv(r, kind, f);
+    return au_report_file_close(f, path, rc, d);
 }
 
 int au_report_write(const struct au_report *r, const char *dir, const struct au_report_opts *o,

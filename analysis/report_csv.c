@@ -4,6 +4,7 @@
  * rate interval's columns are named after its method (wilson_lo, clopper_pearson_lo,
  * normal_lo), so a file read later still says which interval it holds. */
 #include "report.h"
+#include "report_sweep.h"
 
 #include "core/status.h"
 
@@ -155,5 +156,24 @@ int au_report_write_csv(const struct au_report *r, int table, FILE *f)
         bits(f, r);
     else
         campaigns(f, r);
+    return ferror(f) ? AU_IO : AU_OK;
+}
+
+/* sweep.csv: one row per format, float32 first (roles "none"). */
+int au_report_sweep_write_csv(const struct au_report_sweep *s, FILE *f)
+{
+    if (!s || !f || !s->n_rows)
+        return AU_INVALID;
+    fputs("format,roles,accuracy,loss,drop_pp,same_top1,n_samples,n_nonfinite\r\n", f);
+    for (size_t i = 0; i < s->n_rows; i++) {
+        const struct au_report_sweep_row *x = &s->rows[i];
+        str(f, x->format, false);
+        str(f, i ? s->roles : "none", false);
+        const double v[] = {x->accuracy, x->loss, x->drop, x->same_top1};
+        for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++)
+            num(f, v[k]);
+        i64(f, x->n_samples);
+        fprintf(f, "%lld\r\n", (long long)x->n_nonfinite);
+    }
     return ferror(f) ? AU_IO : AU_OK;
 }

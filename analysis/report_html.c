@@ -36,27 +36,24 @@ static void esc(FILE *f, const char *s)
     au_svg_escape(f, s ? s : "");
 }
 
-/* One table of report_table.c: numbers right-aligned, format strings small with the full
- * string as a tooltip, the report's own campaign in bold. */
-static int table(FILE *f, const struct au_report *r, int which)
+/* A table of report_table.c: numbers right-aligned, format strings small with the full
+ * string as a tooltip, the report's own campaign (the sweep's float32 row) in bold. */
+void au_report_html_table(FILE *f, const struct au_report_table *t)
 {
-    struct au_report_table t;
-    if (au_report_table_build(r, which, &t) < 0)
-        return AU_NOMEM;
     fputs("<div class=\"wide\"><table>\n<tr>", f);
-    for (int c = 0; c < t.n_cols; c++) {
+    for (int c = 0; c < t->n_cols; c++) {
         fputs("<th>", f);
-        esc(f, t.head[c]);
+        esc(f, t->head[c]);
         fputs("</th>", f);
     }
     fputs("</tr>\n", f);
-    for (size_t i = 0; i < t.n_rows; i++) {
-        fputs(t.self[i] ? "<tr class=\"self\">" : "<tr>", f);
-        for (int c = 0; c < t.n_cols; c++) {
-            const char *tip = au_report_table_tip(&t, i, c);
-            fputs(t.numeric >> c & 1  ? "<td class=\"n\""
-                  : t.format >> c & 1 ? "<td class=\"fmt\""
-                                      : "<td",
+    for (size_t i = 0; i < t->n_rows; i++) {
+        fputs(t->self[i] ? "<tr class=\"self\">" : "<tr>", f);
+        for (int c = 0; c < t->n_cols; c++) {
+            const char *tip = au_report_table_tip(t, i, c);
+            fputs(t->numeric >> c & 1  ? "<td class=\"n\""
+                  : t->format >> c & 1 ? "<td class=\"fmt\""
+                                       : "<td",
                   f);
             if (tip) {
                 fputs(" title=\"", f);
@@ -64,14 +61,35 @@ static int table(FILE *f, const struct au_report *r, int which)
                 fputc('"', f);
             }
             fputc('>', f);
-            esc(f, au_report_table_text(&t, i, c));
+            esc(f, au_report_table_text(t, i, c));
             fputs("</td>", f);
         }
         fputs("</tr>\n", f);
     }
     fputs("</table></div>\n", f);
+}
+
+static int table(FILE *f, const struct au_report *r, int which)
+{
+    struct au_report_table t;
+    if (au_report_table_build(r, which, &t) < 0)
+        return AU_NOMEM;
+    au_report_html_table(f, &t);
     au_report_table_fini(&t);
     return AU_OK;
+}
+
+void au_report_html_begin(FILE *f, const char *title, const char *suffix)
+{
+    fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
+          f);
+    esc(f, title);
+    esc(f, suffix);
+    fprintf(f, " - Aurum report</title>\n<style>%s</style>\n</head>\n<body>\n<h1>", css);
+    esc(f, title);
+    esc(f, suffix);
+    fputs("</h1>\n", f);
 }
 
 static int settings(FILE *f, const struct au_report *r)
@@ -435,14 +453,8 @@ int au_report_write_html(const struct au_report *r, FILE *f, const struct au_rep
         return AU_INVALID;
     bool log_scale = o && o->log_scale;
     int rc = AU_OK;
-    fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
-          f);
-    esc(f, r->name);
-    fprintf(f, " - Aurum report</title>\n<style>%s</style>\n</head>\n<body>\n<h1>", css);
-    esc(f, r->name);
-    fputs(r->partial ? " (partial)" : "", f);
-    fputs("</h1>\n<p class=\"note\">Aurum fault-injection report", f);
+    au_report_html_begin(f, r->name, r->partial ? " (partial)" : "");
+    fputs("<p class=\"note\">Aurum fault-injection report", f);
     if (r->description) {
         fputs(": ", f);
         esc(f, r->description);

@@ -20,25 +20,30 @@ static void cell(FILE *f, const char *s)
     fputc(' ', f);
 }
 
-/* One table: header, rule (numeric columns right-aligned), rows. */
+/* A table: header, rule (numeric columns right-aligned), rows. */
+void au_report_md_table(FILE *f, const struct au_report_table *t)
+{
+    for (int c = 0; c < t->n_cols; c++)
+        cell(f, t->head[c]);
+    fputs("|\n", f);
+    for (int c = 0; c < t->n_cols; c++)
+        fputs(t->numeric >> c & 1 ? "|---:" : "|---", f);
+    fputs("|\n", f);
+    for (size_t i = 0; i < t->n_rows; i++) {
+        for (int c = 0; c < t->n_cols; c++) {
+            const char *tip = au_report_table_tip(t, i, c);
+            cell(f, tip && t->md_full >> c & 1 ? tip : au_report_table_text(t, i, c));
+        }
+        fputs("|\n", f);
+    }
+}
+
 static int table(FILE *f, const struct au_report *r, int which)
 {
     struct au_report_table t;
     if (au_report_table_build(r, which, &t) < 0)
         return AU_NOMEM;
-    for (int c = 0; c < t.n_cols; c++)
-        cell(f, t.head[c]);
-    fputs("|\n", f);
-    for (int c = 0; c < t.n_cols; c++)
-        fputs(t.numeric >> c & 1 ? "|---:" : "|---", f);
-    fputs("|\n", f);
-    for (size_t i = 0; i < t.n_rows; i++) {
-        for (int c = 0; c < t.n_cols; c++) {
-            const char *tip = au_report_table_tip(&t, i, c);
-            cell(f, tip && t.md_full >> c & 1 ? tip : au_report_table_text(&t, i, c));
-        }
-        fputs("|\n", f);
-    }
+    au_report_md_table(f, &t);
     au_report_table_fini(&t);
     return AU_OK;
 }

@@ -6,6 +6,7 @@
 #include "core/alloc.h"
 #include "core/status.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,6 +318,46 @@ static int top_bits(const struct au_report *r, struct au_report_table *t)
         put_int(&c, b->n_nonfinite);
     }
     au_free(order);
+    return AU_OK;
+}
+
+/* ---- the format sweep ---------------------------------------------------------------------- */
+
+/* Fixed decimals, as the sweep prints them: accuracies differ in the third decimal, and a
+ * drop of exactly 1.00 point is the threshold. */
+static void put_fixed(struct cur *c, int decimals, double v)
+{
+    char *s = slot(c);
+    if (isnan(v))
+        snprintf(s, AU_REPORT_TAB_CELL, "n/a");
+    else
+        snprintf(s, AU_REPORT_TAB_CELL, "%.*f", decimals, v);
+    put(c, s, NULL);
+}
+
+int au_report_table_sweep(const struct au_report_sweep *s, struct au_report_table *t)
+{
+    static const char *const h[] = {"Format",        "Accuracy",   "Loss",
+                                    "Drop (points)", "Same top-1", "Non-finite samples"};
+    memset(t, 0, sizeof(*t));
+    heads(t, h, 6);
+    t->numeric = ~0u << 1;
+    t->format = t->md_full = 1u;
+    if (alloc(t, s->n_rows, 6) < 0)
+        return AU_NOMEM;
+    for (size_t i = 0; i < s->n_rows; i++) {
+        const struct au_report_sweep_row *x = &s->rows[i];
+        struct cur c = {t, i, 0};
+        t->self[i] = i == 0; /* float32, the reference */
+        char *sh = slot(&c);
+        au_report_short_format(x->format, sh, AU_REPORT_TAB_CELL);
+        put(&c, sh, strcmp(sh, x->format ? x->format : "") ? x->format : NULL);
+        put_fixed(&c, 4, x->accuracy);
+        put_fixed(&c, 6, x->loss);
+        put_fixed(&c, 2, x->drop);
+        put_fixed(&c, 4, x->same_top1);
+        put_int(&c, x->n_nonfinite);
+    }
     return AU_OK;
 }
 

@@ -1,6 +1,7 @@
 /* Inside analysis/ only: the report's tables as rows of text cells, built once from a loaded
  * report for both writers (report_html.c, report_md.c). The two then show the same columns
  * and the same numbers and differ only in markup. Text is raw UTF-8: each writer escapes it.
+ * The sweep report (report_sweep.c) reuses the tables, the page frame and the file handling.
  *
  *   struct au_report_table t;
  *   if (au_report_table_build(r, AU_REPORT_TAB_LAYERS, &t) < 0) return AU_NOMEM;
@@ -12,6 +13,7 @@
 #define AU_ANALYSIS_REPORT_TABLE_H
 
 #include "report.h"
+#include "report_sweep.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -48,8 +50,23 @@ struct au_report_table {
  * au_report_table_fini in both cases. Strings are borrowed from r or held by t. */
 int au_report_table_build(const struct au_report *r, int which, struct au_report_table *t);
 void au_report_table_fini(struct au_report_table *t);
+/* The sweep's table (format, accuracy, loss, drop, same top-1, non-finite), float32 first. */
+int au_report_table_sweep(const struct au_report_sweep *s, struct au_report_table *t);
 /* Cell text ("" for none) and tip (NULL for none) of row i, column c. */
 const char *au_report_table_text(const struct au_report_table *t, size_t i, int c);
 const char *au_report_table_tip(const struct au_report_table *t, size_t i, int c);
+
+/* Markup of a built table: report_html.c and report_md.c. */
+void au_report_html_table(FILE *f, const struct au_report_table *t);
+void au_report_md_table(FILE *f, const struct au_report_table *t);
+/* The page up to and including <h1>title suffix</h1> (the same in <title>): doctype, inline
+ * CSS (report_html.c). */
+void au_report_html_begin(FILE *f, const char *title, const char *suffix);
+
+/* Output files (report.c): dir/file opened for writing into *out (path receives its name);
+ * closing folds a write status and fclose's into one status with a line naming the file. */
+int au_report_file_open(const char *dir, const char *file, char *path, size_t len, FILE **out,
+                        struct au_diag *d);
+int au_report_file_close(FILE *f, const char *path, int rc, struct au_diag *d);
 
 #endif

@@ -1,14 +1,14 @@
 /* aurum sweep: accuracy and loss of a model under each of several number formats, without
  * faults, beside float32 (GoldenEye's format comparison, automated). Each row is exactly what
  * `aurum emulate` measures for that format (both call au_study_evaluate). With --out, the
- * table is also written as sweep.csv and sweep.md, with an SVG bar chart (sweep.svg). */
+ * table and its charts are also written as report.html (self-contained, like aurum report's),
+ * sweep.md, sweep.csv and sweep.svg. */
 #include "cmd.h"
 #include "common.h"
+#include "report_sweep.h"
 #include "studies.h"
-#include "svg.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -107,121 +107,8 @@ static void print_table(const struct sweep *w)
            (long long)w->rows[0].m.n_samples);
 }
 
-/* A CSV field: quoted when it holds a comma or a quote (format strings do). */
-static void csv_field(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++)
-        fputs(*s == '"' ? "\"\"" : (char[2]){*s, 0}, f);
-    fputc('"', f);
-}
-
-static void write_csv(FILE *f, const struct sweep *w)
-{
-    fprintf(f, "format,roles,accuracy,loss,drop_pp,same_top1,n_samples,n_nonfinite\n");
-    for (int i = 0; i < w->n_rows; i++) {
-        const struct au_study_metrics *m = &w->rows[i].m;
-        csv_field(f, w->rows[i].format);
-        fprintf(f, ",%s,%.17g,%.17g,%.17g,%.17g,%lld,%lld\n", i ? roles_name(w->roles) : "none",
-                m->accuracy, m->loss, w->rows[i].drop, (double)m->n_agree / (double)m->n_samples,
-                (long long)m->n_samples, (long long)(m->n_samples - m->n_finite));
-    }
-}
-
-static void write_md(FILE *f, const struct sweep *w)
-{
-    fprintf(f,
-            "# Format sweep: %s\n\nFormats applied to %s; %lld samples of `%s`. Drop is in "
-            "percentage points of accuracy below float32; a sample with non-finite logits "
-            "counts as wrong.\n\n",
-            w->o.model, roles_name(w->roles), (long long)w->rows[0].m.n_samples, w->o.inputs);
-    fprintf(f, "| format | accuracy | loss | drop (pp) | same top-1 | non-finite |\n"
-               "| --- | ---: | ---: | ---: | ---: | ---: |\n");
-    for (int i = 0; i < w->n_rows; i++) {
-        const struct au_study_metrics *m = &w->rows[i].m;
-        fputs("| `", f);
-        for (const char *s = w->rows[i].format; *s; s++)
-            fputs(*s == '|' ? "\\|" : (char[2]){*s, 0}, f);
-        fprintf(f, "` | %.4f | %.6f | %.2f | %.4f | %lld |\n", m->accuracy, m->loss,
-                w->rows[i].drop, (double)m->n_agree / (double)m->n_samples,
-                (long long)(m->n_samples - m->n_finite));
-    }
-}
-
-/* Two charts stacked in one file: the accuracy drop (differences of a few tenths of a point
- * vanish on a 0-100 % accuracy axis) and the loss. */
-static int write_svg(FILE *f, const struct sweep *w)
-{
-    const char *groups[MAX_FORMATS + 1];
-    double drop[MAX_FORMATS + 1], loss[MAX_FORMATS + 1];
-    for (int i = 0; i < w->n_rows; i++) {
-        groups[i] = w->rows[i].format;
-        drop[i] = w->rows[i].drop;
-        loss[i] = w->rows[i].m.loss;
-    }
-    char t1[160], t2[160];
-    snprintf(t1, sizeof(t1), "Accuracy drop below float32 (%s in the format, no faults)",
-             roles_name(w->roles));
-    snprintf(t2, sizeof(t2), "Mean cross-entropy loss (%lld samples)",
-             (long long)w->rows[0].m.n_samples);
-    struct au_svg_bars c = {.title = t1,
-                            .y_label = "drop (percentage points)",
-                            .n_groups = (size_t)w->n_rows,
-                            .n_series = 1,
-                            .groups = groups,
-                            .value = drop};
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"960\" height=\"760\" "
-               "viewBox=\"0 0 960 760\">\n<style>text{font:12px sans-serif}"
-               ".title{font-size:14px}.grid{stroke:#ddd}</style>\n<g>\n");
-    int rc = au_svg_bars(f, &c);
-    fprintf(f, "</g>\n<g transform=\"translate(0,380)\">\n");
-    c = (struct au_svg_bars){.title = t2,
-                             .y_label = "loss",
-                             .n_groups = (size_t)w->n_rows,
-                             .n_series = 1,
-                             .groups = groups,
-                             .value = loss};
-    if (!rc)
-        rc = au_svg_bars(f, &c);
-    fprintf(f, "</g>\n</svg>\n");
-    return rc < 0 || ferror(f) ? -1 : 0;
-}
-
-/* Writes DIR/name with fn; DIR is created if missing (not its parents). */
-static int write_file(const char *dir, const char *name, const struct sweep *w,
-                      int (*fn)(FILE *, const struct sweep *))
-{
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        cli_error("%s: %s", path, strerror(errno));
-        return -1;
-    }
-    int rc = fn(f, w);
-    if (fclose(f) != 0 || rc < 0) {
-        cli_error("%s: write error", path);
-        return -1;
-    }
-    return 0;
-}
-
-static int csv_fn(FILE *f, const struct sweep *w)
-{
-    write_csv(f, w);
-    return ferror(f) ? -1 : 0;
-}
-
-static int md_fn(FILE *f, const struct sweep *w)
-{
-    write_md(f, w);
-    return ferror(f) ? -1 : 0;
-}
-
+/* The files are the library's (analysis/report_sweep.h): report.html with the table and
+ * charts, sweep.md, sweep.csv and sweep.svg. DIR is created if missing (not its parents). */
 static int write_outputs(const struct sweep *w)
 {
     const char *dir = w->o.out;
@@ -229,10 +116,25 @@ static int write_outputs(const struct sweep *w)
         cli_error("%s: cannot create the output directory: %s", dir, strerror(errno));
         return -1;
     }
-    if (write_file(dir, "sweep.csv", w, csv_fn) || write_file(dir, "sweep.md", w, md_fn) ||
-        write_file(dir, "sweep.svg", w, write_svg))
+    struct au_report_sweep_row rows[MAX_FORMATS + 1];
+    for (int i = 0; i < w->n_rows; i++) {
+        const struct au_study_metrics *m = &w->rows[i].m;
+        rows[i] = (struct au_report_sweep_row){w->rows[i].format,
+                                               m->accuracy,
+                                               m->loss,
+                                               w->rows[i].drop,
+                                               (double)m->n_agree / (double)m->n_samples,
+                                               m->n_samples,
+                                               m->n_samples - m->n_finite};
+    }
+    struct au_report_sweep s = {w->o.model, w->o.inputs, roles_name(w->roles), rows,
+                                (size_t)w->n_rows};
+    struct au_diag d = {{0}};
+    if (au_report_sweep_write(&s, dir, &d) < 0) {
+        cli_error("%s", d.msg);
         return -1;
-    printf("wrote %s/sweep.csv, sweep.md, sweep.svg\n", dir);
+    }
+    printf("wrote %s/report.html, sweep.md, sweep.csv, sweep.svg\n", dir);
     return 0;
 }
 

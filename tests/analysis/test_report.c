@@ -5,6 +5,7 @@
  * allocation failures at every site, the SVG helpers, and the aurum report command. */
 #include "../check.h"
 #include "report.h"
+#include "report_sweep.h"
 #include "runner.h"
 #include "store.h"
 #include "svg.h"
@@ -907,6 +908,73 @@ static void test_svg_charts(void)
     free(s);
 }
 
+/* ---- the sweep report ------------------------------------------------------------------------ */
+
+static int sweep_html_fn(FILE *f, const void *s)
+{
+    return au_report_sweep_write_html(s, f);
+}
+
+/* A hand-made sweep: hostile format and model strings are escaped in every file, a NaN loss
+ * is "n/a" in the tables and an empty CSV field, the numbers are the rows', and a write into
+ * a missing directory or under allocation failure is one line naming the file. */
+static void test_sweep_report_files(void)
+{
+    struct au_report_sweep_row rows[] = {
+        {"float32", 0.897, 0.28767, 0, 1, 1000, 0},
+        {"fxp{integer:2,fraction:3}", 0.88, 0.4553, 1.7, 0.925, 1000, 0},
+        {HOSTILE, 0.1, NAN, 79.7, 0.1, 1000, 1000}};
+    struct au_report_sweep sw = {"m<odel>.onnx", "x.npy", "weights", rows, 3};
+    char dir[512], path[600];
+    snprintf(dir, sizeof(dir), "%s/sweep-out", tmpdir);
+    mkdir(dir, 0777);
+    struct au_diag d = {{0}};
+    CHECK_EQ_INT(au_report_sweep_write(&sw, dir, &d), 0);
+    snprintf(path, sizeof(path), "%s/report.html", dir);
+    char *html = slurp(path);
+    CHECK(html && !strstr(html, "<script") && !strstr(html, "<odel>") &&
+          strstr(html, "m&lt;odel&gt;.onnx") && strstr(html, "conv&lt;script&gt;&amp;"));
+    CHECK(html && count(html, "<svg") == 3 && count(html, "</svg>") == 3);
+    CHECK(html && strstr(html, "<tr class=\"self\"><td class=\"fmt\">float32</td>"
+                               "<td class=\"n\">0.8970</td><td class=\"n\">0.287670</td>"));
+    CHECK(html && strstr(html, ">0.1000</td><td class=\"n\">n/a</td><td class=\"n\">79.70<"));
+    snprintf(path, sizeof(path), "%s/sweep.md", dir);
+    char *md = slurp(path);
+    CHECK(md &&
+          strstr(md, "| fxp{integer:2,fraction:3} | 0.8800 | 0.455300 | 1.70 | 0.9250 | 0 |"));
+    CHECK(md && strstr(md, "conv<script>&'\"\\|x,y | 0.1000 | n/a |")); /* '|' escaped */
+    snprintf(path, sizeof(path), "%s/sweep.csv", dir);
+    char *csv = slurp(path);
+    int n = csv ? csv_parse(csv) : 0;
+    CHECK_EQ_INT(n, 4);
+    if (n == 4) {
+        CHECK(strcmp(cells[3][0], HOSTILE) == 0 && strcmp(cells[3][1], "weights") == 0);
+        CHECK(strcmp(cells[1][1], "none") == 0 && cells[3][csv_col("loss")][0] == '\0');
+        CHECK_SAME(csv_num(2, "drop_pp"), 1.7);
+        CHECK_SAME(csv_num(3, "n_nonfinite"), 1000);
+    }
+    snprintf(path, sizeof(path), "%s/sweep.svg", dir);
+    char *svg = slurp(path);
+    CHECK(svg && count(svg, "<svg") == 4 && strstr(svg, "conv&lt;script&gt;")); /* 3 + outer */
+    free(html);
+    free(md);
+    free(csv);
+    free(svg);
+    CHECK_EQ_INT(au_report_sweep_write(&sw, "/nonexistent/dir", &d), AU_IO);
+    CHECK(strstr(d.msg, "/nonexistent/dir/report.html: ") && !strchr(d.msg, '\n'));
+    struct au_report_sweep none = {"m", "x", "weights", rows, 0};
+    CHECK_EQ_INT(au_report_sweep_write(&none, dir, &d), AU_INVALID);
+    int rc, n_fail = 0;
+    for (long k = 1; k < 20; k++) {
+        au_alloc_fail_after(k);
+        free(svg_text(sweep_html_fn, &sw, &rc));
+        au_alloc_fail_after(0);
+        CHECK(rc == AU_OK || rc == AU_NOMEM);
+        n_fail += rc == AU_NOMEM;
+    }
+    CHECK(n_fail >= 2); /* the table and the charts allocate */
+}
+
 /* ---- the command ------------------------------------------------------------------------------
  */
 
@@ -986,6 +1054,7 @@ int main(void)
         return 1;
     }
     test_svg_charts();
+    test_sweep_report_files();
     test_handmade_numbers_are_exact();
     test_hostile_names_are_escaped_everywhere();
     test_errors_are_one_line_naming_file_and_campaign();

@@ -3,7 +3,8 @@
 # in one database, `aurum report`, then the page must load without console errors or
 # network requests, its DOM must hold the five charts, and a screenshot must show them:
 # the PNG is decoded (python3, stdlib only) and must contain the bar colour and the heat
-# map's dark red, not one flat colour. Skipped (exit 77) when chromium is not installed.
+# map's dark red, not one flat colour. The same for the report.html of `aurum sweep --out`
+# (its table and three charts). Skipped (exit 77) when chromium is not installed.
 set -eu
 
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
@@ -36,40 +37,54 @@ campaign b-int8 '{"activations": "int8"}'
 mkdir "$TMP/out"
 "$AURUM_CLI" report "$TMP/r.db" --campaign b-fp16 --out "$TMP/out" > "$TMP/report.txt" 2>&1 ||
     fail "aurum report: $(cat "$TMP/report.txt")"
-HTML="$TMP/out/report.html"
-[ -s "$HTML" ] || fail "no report.html"
+[ -s "$TMP/out/report.html" ] || fail "no report.html"
+"$AURUM_CLI" sweep "$ROOT/models/lenet5.onnx" --inputs "$ROOT/models/data/fmnist_eval_x.npy" \
+    --labels "$ROOT/models/data/fmnist_eval_y.npy" --limit 100 \
+    --formats 'fp16,int{bits:8},fxp{integer:2,fraction:3}' --out "$TMP/sweep" \
+    > "$TMP/sweep.txt" 2>&1 || fail "aurum sweep: $(cat "$TMP/sweep.txt")"
+[ -s "$TMP/sweep/report.html" ] || fail "no sweep report.html"
 
-browse() { # extra chromium options...
+browse() { # page, extra chromium options...
+    page=$1
+    shift
     timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
         --disable-background-networking --disable-component-update --disable-sync \
-        --user-data-dir="$(mktemp -d "$TMP/profile-XXXXXX")" "$@" "file://$HTML"
+        --user-data-dir="$(mktemp -d "$TMP/profile-XXXXXX")" "$@" "file://$page"
 }
 
-# The DOM as chromium parsed it, with console messages and failed loads on stderr.
-browse --enable-logging=stderr --v=0 --dump-dom > "$TMP/dom.html" 2> "$TMP/console.txt" ||
-    fail "chromium --dump-dom failed: $(tail -3 "$TMP/console.txt")"
-if grep -E "CONSOLE|Uncaught|Failed to load resource|net::ERR" "$TMP/console.txt"; then
-    fail "console errors or network requests (above)"
-fi
-n_svg=$(grep -o "<svg" "$TMP/dom.html" | wc -l)
-[ "$n_svg" -eq 5 ] || fail "expected 5 charts in the DOM, found $n_svg"
-grep -q "Campaigns of this model" "$TMP/dom.html" || fail "no comparison section"
-grep -q "b-int8" "$TMP/dom.html" || fail "the other campaign is not compared"
-
-browse --screenshot="$TMP/shot.png" --window-size=1200,3000 > "$TMP/shot.txt" 2>&1 ||
-    fail "chromium --screenshot failed: $(tail -3 "$TMP/shot.txt")"
-[ -s "$TMP/shot.png" ] || fail "no screenshot"
-if [ -n "${AURUM_KEEP_SCREENSHOT:-}" ]; then # to look at it: a path to copy it to
-    cp "$TMP/shot.png" "$AURUM_KEEP_SCREENSHOT"
-fi
-size=$(wc -c < "$TMP/shot.png")
-[ "$size" -gt 20000 ] || fail "screenshot of $size bytes: blank page?"
+# The DOM as chromium parsed it, with console messages and failed loads on stderr; then a
+# screenshot. Arguments: page, name, expected number of charts.
+render() {
+    browse "$1" --enable-logging=stderr --v=0 --dump-dom > "$TMP/dom-$2.html" \
+        2> "$TMP/console-$2.txt" ||
+        fail "$2: chromium --dump-dom failed: $(tail -3 "$TMP/console-$2.txt")"
+    if grep -E "CONSOLE|Uncaught|Failed to load resource|net::ERR" "$TMP/console-$2.txt"; then
+        fail "$2: console errors or network requests (above)"
+    fi
+    n_svg=$(grep -o "<svg" "$TMP/dom-$2.html" | wc -l)
+    [ "$n_svg" -eq "$3" ] || fail "$2: expected $3 charts in the DOM, found $n_svg"
+    browse "$1" --screenshot="$TMP/shot-$2.png" --window-size=1200,3000 > "$TMP/shot.txt" 2>&1 ||
+        fail "$2: chromium --screenshot failed: $(tail -3 "$TMP/shot.txt")"
+    [ -s "$TMP/shot-$2.png" ] || fail "$2: no screenshot"
+    if [ -n "${AURUM_KEEP_SCREENSHOT:-}" ]; then # to look at them: a path prefix to copy to
+        cp "$TMP/shot-$2.png" "$AURUM_KEEP_SCREENSHOT-$2.png"
+    fi
+    size=$(wc -c < "$TMP/shot-$2.png")
+    [ "$size" -gt 20000 ] || fail "$2: screenshot of $size bytes: blank page?"
+}
+render "$TMP/out/report.html" report 5
+grep -q "Campaigns of this model" "$TMP/dom-report.html" || fail "no comparison section"
+grep -q "b-int8" "$TMP/dom-report.html" || fail "the other campaign is not compared"
+render "$TMP/sweep/report.html" sweep 3
+grep -q "Accuracy and loss" "$TMP/dom-sweep.html" || fail "sweep: no table section"
+grep -q "fxp{integer:2,fraction:3}" "$TMP/dom-sweep.html" || fail "sweep: a format is missing"
 
 if ! command -v python3 > /dev/null; then
-    echo "test_report_browser: python3 missing: screenshot checked by size only ($size bytes)"
+    echo "test_report_browser: python3 missing: screenshots checked by size only"
     exit 0
 fi
-python3 - "$TMP/shot.png" <<'EOF' || fail "screenshot does not show the charts"
+pixels() { # png, "heat" when the page has a heat map
+    python3 - "$1" "$2" <<'EOF' || fail "screenshot $1 does not show the charts"
 # Decode the PNG (8-bit RGB or RGBA, non-interlaced: what chromium writes) and count pixels.
 import struct, sys, zlib
 data = open(sys.argv[1], "rb").read()
@@ -113,6 +128,9 @@ print(f"screenshot {w}x{h}: {len(counts)} colours, bar-blue px {bar}, dark-red p
       f"most common colour {100 * top / (w * h):.1f}%")
 assert len(counts) > 50 and top < 0.99 * w * h, "one flat colour"
 assert bar > 2000, "no bars of the first series colour"
-assert dark > 50, "no hot cells in the heat map"
+assert dark > 50 or sys.argv[2] != "heat", "no hot cells in the heat map"
 EOF
+}
+pixels "$TMP/shot-report.png" heat
+pixels "$TMP/shot-sweep.png" none
 echo "test_report_browser: ok"

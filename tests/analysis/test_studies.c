@@ -197,6 +197,44 @@ static void test_cli_errors(void)
     CHECK(strstr(out, "no.db") != NULL);
 }
 
+/* report.html of the sweep: self-contained (no script, no link, no external resource), the
+ * three charts, and a table row per format whose accuracy and loss are sweep.csv's, rounded
+ * as printed. */
+static void check_sweep_html(const char *const *fmts, size_t n_fmts)
+{
+    char path[600], line[1024], want[256];
+    snprintf(path, sizeof(path), "%s/sweep/report.html", tmpdir);
+    FILE *x = fopen(path, "r");
+    static char html[1 << 16];
+    size_t n = x ? fread(html, 1, sizeof(html) - 1, x) : 0;
+    html[n] = '\0';
+    if (x)
+        fclose(x);
+    CHECK(n > 1000 && strstr(html, "<h1>Format sweep: ") != NULL);
+    CHECK(!strstr(html, "<script") && !strstr(html, "href=") && !strstr(html, "src=") &&
+          !strstr(html, "@import"));
+    int svgs = 0;
+    for (const char *p = html; (p = strstr(p, "<svg")); p++)
+        svgs++;
+    CHECK_EQ_INT(svgs, 3);
+    CHECK(strstr(html, "Accuracy per format") && strstr(html, "Accuracy drop below float32") &&
+          strstr(html, "Mean cross-entropy loss"));
+    snprintf(path, sizeof(path), "%s/sweep/sweep.csv", tmpdir);
+    FILE *csv = fopen(path, "r");
+    CHECK(csv && fgets(line, sizeof(line), csv)); /* the header */
+    for (size_t i = 0; csv && i <= n_fmts && fgets(line, sizeof(line), csv); i++) {
+        const char *f = i ? fmts[i - 1] : "float32";
+        char *rest = line[0] == '"' ? strstr(line + 1, "\",") + 2 : strchr(line, ',') + 1;
+        double acc, loss;
+        CHECK(sscanf(strchr(rest, ',') + 1, "%lf,%lf", &acc, &loss) == 2);
+        snprintf(want, sizeof(want), ">%s</td><td class=\"n\">%.4f</td><td class=\"n\">%.6f<", f,
+                 acc, loss);
+        CHECK(strstr(html, want) != NULL);
+    }
+    if (csv)
+        fclose(csv);
+}
+
 /* The sweep's CSV holds each format's numbers at full precision; they equal the library's
  * au_study_evaluate and `aurum emulate` (printed rounded) for the same samples. */
 static void test_sweep_rows_equal_emulate(void)
@@ -261,11 +299,12 @@ static void test_sweep_rows_equal_emulate(void)
         FILE *x = fopen(path, "r");
         char buf[1 << 15] = {0};
         CHECK(x && fread(buf, 1, sizeof(buf) - 1, x) > 100);
-        CHECK(strstr(buf, k ? "<svg" : "| format |") && strstr(buf, "fxp{integer:2,fraction:3}") &&
+        CHECK(strstr(buf, k ? "<svg" : "| Format |") && strstr(buf, "fxp{integer:2,fraction:3}") &&
               strstr(buf, "bfp{mantissa:3,exponent:4}"));
         if (x)
             fclose(x);
     }
+    check_sweep_html(fmts, sizeof(fmts) / sizeof(fmts[0]));
 }
 
 /* Assumption (stated in docs/studies.md): the best split's accuracy does not fall as the width
