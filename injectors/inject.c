@@ -5,6 +5,7 @@
 #include "inject.h"
 
 #include "core/alloc.h"
+#include "requant.h"
 
 #include <math.h>
 #include <string.h>
@@ -44,6 +45,7 @@ struct au_inject {
     struct wsave *wsaves;
     int n_wsaved; /* entries of wsaves to restore */
     bool naive, compact;
+    struct au_requant *rq; /* metadata faults re-quantize (GoldenEye's convention) */
     /* range detector */
     float *absmax; /* per node, NULL = off */
     int64_t *detected;
@@ -139,7 +141,10 @@ static int apply_site(struct au_inject *inj, const struct inj_layer *L, uint32_t
         if (rc < 0)
             return rc;
     }
-    rc = au_numsys_decode_tensor(L->fmt[t], &sub, inj->codes, inj->meta, x + first, d);
+    if (meta && inj->rq) /* the values, still in x, quantized again with the bad metadata */
+        rc = au_requant_block(inj->rq, L->fmt[t], &sub, x + first, inj->meta[0], inj->codes, d);
+    if (rc >= 0)
+        rc = au_numsys_decode_tensor(L->fmt[t], &sub, inj->codes, inj->meta, x + first, d);
     rec->after = meta ? (double)inj->meta[0] : (double)x[e];
     return rc < 0 ? rc : AU_OK;
 }
@@ -252,6 +257,7 @@ void au_inject_free(struct au_inject *inj)
     au_free(inj->pending);
     au_free(inj->detected);
     au_free(inj->codes);
+    au_requant_free(inj->rq);
     au_free(inj->wbuf);
     au_free(inj->wsaves);
     au_free(inj->rec_off);
@@ -420,4 +426,11 @@ void au_inject_set_naive(struct au_inject *inj, bool naive)
 void au_inject_set_compact(struct au_inject *inj, bool compact)
 {
     inj->compact = compact;
+}
+
+int au_inject_set_requantize(struct au_inject *inj, bool on, struct au_diag *d)
+{
+    au_requant_free(inj->rq);
+    inj->rq = NULL;
+    return on ? au_requant_new(&inj->rq, d) : AU_OK;
 }

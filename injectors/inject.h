@@ -73,6 +73,9 @@ void au_inject_set_naive(struct au_inject *inj, bool naive);
  * from a full-batch recomputation in the last bit (BLAS sums in another order for another
  * batch size). Off by default. */
 void au_inject_set_compact(struct au_inject *inj, bool compact);
+/* Metadata faults re-quantize the block's values with the corrupted metadata (GoldenEye's
+ * convention, injectors/requant.h) instead of re-reading its codes. Off by default. */
+int au_inject_set_requantize(struct au_inject *inj, bool on, struct au_diag *d);
 /* Site counts of a layer for one sample (activations) or the weight tensor. */
 uint64_t au_inject_n_elems(const struct au_inject *inj, int layer, uint32_t tensor);
 uint64_t au_inject_n_blocks(const struct au_inject *inj, int layer, uint32_t tensor);

@@ -194,6 +194,54 @@ static void test_metadata_flip_changes_only_its_block(void)
     teardown(&f);
 }
 
+/* GoldenEye's convention: a metadata flip re-quantizes the block's values with the
+ * corrupted shared exponent. Expected values from the bfp rule itself (number-formats.md:
+ * u = 2^(E-m+1), M = min(round(|x|/u), 2^m - 1)), not from the code under test. */
+static void test_requantize_metadata(void)
+{
+    struct fixture f;
+    if (setup(&f, "bfp{mantissa:7,exponent:8,block:16}"))
+        return;
+    struct au_diag d;
+    CHECK_EQ_INT(au_inject_set_requantize(f.inj, true, &d), 0);
+    int layer = 0, node = au_emul_layer(f.e, layer)->node;
+    const struct au_tensor *t = au_graph_tensor(f.g, au_graph_node(f.g, node)->out[0]);
+    size_t n = (size_t)au_tensor_numel(t), per = au_inject_n_elems(f.inj, layer, AU_TENSOR_ACT);
+    struct au_tensor gold;
+    au_graph_golden(f.g, au_graph_node(f.g, node)->out[0], &gold);
+    const float *g = gold.data;
+    struct capture c = {node, malloc(n * sizeof(float))};
+    int hid = au_hook_add(f.g, AU_HOOK_SEL_NAME, au_graph_node(f.g, node)->name, AU_HOOK_POST,
+                          capture_hook, &c);
+    int checked = 0, changed = 0;
+    for (uint64_t blk = 1; blk < au_inject_n_blocks(f.inj, layer, AU_TENSOR_ACT); blk += 131) {
+        for (uint32_t bit = 0; bit < 8; bit++) {
+            struct au_inject_site s = {layer,         AU_TENSOR_ACT, AU_FAULT_META,
+                                       AU_FAULT_FLIP, blk,           bit};
+            struct au_slot_faults slots[B] = {{0}};
+            slots[3] = (struct au_slot_faults){&s, 1, 3};
+            struct au_flip_record rec;
+            CHECK_EQ_INT(au_inject_run(f.inj, slots, B, NULL, 0, &rec, &d), 0);
+            size_t first = 3 * per + blk / 2 * 28 + (blk % 2) * 16, len = blk % 2 ? 12 : 16;
+            double u = ldexp(1.0, (int)rec.after - 127 - 7 + 1);
+            for (size_t i = 0; i < n; i++) {
+                float want = g[i];
+                if (i >= first && i < first + len) {
+                    double m = fmin(nearbyint(fabs((double)g[i]) / u), 127.0);
+                    want = (float)copysign(m * u, (double)g[i]);
+                }
+                CHECK(c.buf[i] == want || (c.buf[i] == 0 && want == 0));
+                changed += i >= first && i < first + len && c.buf[i] != g[i];
+            }
+            checked++;
+        }
+    }
+    CHECK(checked > 0 && changed > 0);
+    au_hook_remove(f.g, hid);
+    free(c.buf);
+    teardown(&f);
+}
+
 static void test_element_flip_changes_only_its_element(void)
 {
     struct fixture f;
@@ -271,6 +319,7 @@ int main(void)
     test_fast_path_equals_full_rerun("bfp{mantissa:7,exponent:4,block:16}", AU_FAULT_ELEM);
     test_fast_path_equals_full_rerun("bfp{mantissa:7,exponent:4,block:16}", AU_FAULT_META);
     test_fast_path_equals_full_rerun("afp{bits:8,exponent:3,block:16}", AU_FAULT_META);
+    test_requantize_metadata();
     test_metadata_flip_changes_only_its_block();
     test_element_flip_changes_only_its_element();
     test_weight_faults_are_undone();
