@@ -27,7 +27,10 @@ if [ ! -f "$build/build.ninja" ]; then
         -Dc_args="-fsanitize=fuzzer-no-link -fno-sanitize-recover=undefined" \
         -Dc_link_args="-shared-libasan -Wl,-rpath,$(dirname "$(clang -print-file-name=libclang_rt.asan-x86_64.so)")"
 fi
-ninja -C "$build" -j "${FUZZ_JOBS:-2}" "tests/fuzz/fuzz_$target"
+# The built-in plugins too: fuzz_fmtstr loads them, and they are not link dependencies.
+plugins=$(ninja -C "$build" -t targets all | sed -n 's|^\(numsys/au_[a-z0-9_]*\.so\):.*|\1|p')
+# shellcheck disable=SC2086
+ninja -C "$build" -j "${FUZZ_JOBS:-2}" "tests/fuzz/fuzz_$target" $plugins
 work=${FUZZ_WORK:-$build/fuzz-work/$target}
 mkdir -p "$work/corpus" "$work/artifacts"
 export AURUM_PLUGIN_BUILD_DIR="$build/numsys"

@@ -6,6 +6,8 @@
 #include "numsys/fmtstr.h"
 #include "numsys/registry.h"
 
+#include <stdio.h>
+
 #ifndef AU_FUZZ_PLUGIN_DIR
 #define AU_FUZZ_PLUGIN_DIR "."
 #endif
@@ -22,10 +24,13 @@ static const au_numsys_registry *registry(void)
     if (!reg) {
         struct au_diag d;
         const char *dir = getenv("AURUM_PLUGIN_BUILD_DIR");
+        dir = dir ? dir : AU_FUZZ_PLUGIN_DIR;
         if (au_numsys_registry_new_empty(&reg, &d) < 0 ||
-            au_numsys_registry_scan_dir(reg, dir ? dir : AU_FUZZ_PLUGIN_DIR, &d) < 0 ||
-            !au_numsys_registry_find(reg, "fp"))
-            abort(); /* without plugins every input is "unknown format": useless fuzzing */
+            au_numsys_registry_scan_dir(reg, dir, &d) < 0 || !au_numsys_registry_find(reg, "fp")) {
+            /* Without plugins every input is "unknown format": useless fuzzing. */
+            fprintf(stderr, "fuzz_fmtstr: no built-in plugins (au_fp.so) in %s\n", dir);
+            abort();
+        }
         atexit(free_reg);
     }
     return reg;
