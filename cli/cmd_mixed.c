@@ -124,6 +124,7 @@ static void print_ranking(const struct au_study *st, const struct au_study_vuln 
 struct trace {
     const struct au_study *st;
     const int *rank;
+    int digits; /* of the widest width: every width is padded to it, so the columns align */
 };
 
 /* One line per measured assignment: widths in ranking order. */
@@ -133,7 +134,7 @@ static void on_measure(void *user, const int *widths, int64_t bits,
     const struct trace *t = user;
     printf("  [");
     for (int p = 0; p < au_study_n_layers(t->st); p++)
-        printf("%s%d", p ? " " : "", widths[t->rank[p]]);
+        printf("%s%*d", p ? " " : "", t->digits, widths[t->rank[p]]);
     printf("]  %12lld bits  accuracy %.4f  drop %6.2f\n", (long long)bits, m->accuracy, drop);
 }
 
@@ -166,7 +167,9 @@ static int run(struct args *a, struct au_study *st)
     struct au_study_vuln *v = au_calloc((size_t)n + 1, sizeof(*v));
     int *rank = au_calloc((size_t)n + 1, sizeof(*rank));
     struct au_study_mixed_result r = {0};
-    struct trace t = {st, rank};
+    struct trace t = {st, rank, 1};
+    for (int i = 0; i < a->o.n_widths; i++)
+        t.digits = a->o.widths[i] >= 10 ? 2 : t.digits; /* widths are at most 64 */
     if (!v || !rank) {
         cli_error("out of memory");
         rc = -1;

@@ -515,6 +515,22 @@ static void test_mixed_follows_ranking_and_threshold(void)
         sscanf(line, "total: %lld bits", &bits);
     CHECK(p && pclose(p) == 0);
     CHECK_EQ_INT(bits, pruned.bits);
+    /* One- and two-digit widths: every measured line puts "bits" in the same column. */
+    snprintf(args, sizeof(args),
+             "mixed '%s' --family fxp --widths 4,12 --exhaustive --resilience '%s'", model, db);
+    p = run_cli(args);
+    int n_lines = 0, col = -1, same = 1;
+    while (p && fgets(line, sizeof(line), p)) {
+        const char *at = strstr(line, " bits ");
+        if (strncmp(line, "  [", 3) != 0 || !at)
+            continue;
+        same &= col < 0 || col == (int)(at - line);
+        col = (int)(at - line);
+        n_lines++;
+    }
+    CHECK(p && pclose(p) == 0);
+    CHECK_EQ_INT(n_lines, 6); /* C(5 + 1, 1) non-increasing assignments over 2 widths */
+    CHECK(same);
     /* Errors name the database and what is wrong. */
     CHECK_EQ_INT(au_study_resilience(f.s, db, "nope", v, &d), AU_NOTFOUND);
     CHECK(strstr(d.msg, "res.db") && strstr(d.msg, "'nope'"));
