@@ -162,7 +162,7 @@ int au_report_write_csv(const struct au_report *r, int table, FILE *f)
 /* sweep.csv: one row per format, float32 first (roles "none"). */
 int au_report_sweep_write_csv(const struct au_report_sweep *s, FILE *f)
 {
-    if (!s || !f || !s->n_rows)
+    if (!s || !f || !s->rows || !s->n_rows)
         return AU_INVALID;
     fputs("format,roles,accuracy,loss,drop_pp,same_top1,n_samples,n_nonfinite\r\n", f);
     for (size_t i = 0; i < s->n_rows; i++) {

@@ -16,6 +16,17 @@
 #define N_CHARTS     3
 #define CHART_HEIGHT 400 /* pixels between the charts of the standalone sweep.svg */
 
+/* A sweep the writers can use: at least the float32 row. Strings may be NULL ("?"). */
+static bool usable(const struct au_report_sweep *s)
+{
+    return s && s->rows && s->n_rows;
+}
+
+static const char *text(const char *s)
+{
+    return s ? s : "?";
+}
+
 /* The charts one after the other; standalone: each inside a <g> of the outer sweep.svg. */
 static int charts(FILE *f, const struct au_report_sweep *s, bool standalone)
 {
@@ -32,7 +43,7 @@ static int charts(FILE *f, const struct au_report_sweep *s, bool standalone)
         }
         char title[N_CHARTS][200];
         snprintf(title[0], sizeof(title[0]), "Accuracy per format (%s in the format, no faults)",
-                 s->roles);
+                 text(s->roles));
         snprintf(title[1], sizeof(title[1]), "Accuracy drop below float32, percentage points");
         snprintf(title[2], sizeof(title[2]), "Mean cross-entropy loss over the finite samples");
         static const char *const y_label[N_CHARTS] = {"accuracy", "drop (points)", "loss"};
@@ -73,7 +84,7 @@ static int done(FILE *f, int rc)
 
 int au_report_sweep_write_html(const struct au_report_sweep *s, FILE *f)
 {
-    if (!s || !f || !s->n_rows || !s->rows)
+    if (!usable(s) || !f)
         return AU_INVALID;
     au_report_html_begin(f, "Format sweep: ", s->model);
     fputs("<p class=\"note\">Aurum number-format sweep: accuracy and loss without faults, "
@@ -102,20 +113,19 @@ int au_report_sweep_write_html(const struct au_report_sweep *s, FILE *f)
 
 int au_report_sweep_write_md(const struct au_report_sweep *s, FILE *f)
 {
-    if (!s || !f || !s->n_rows || !s->rows)
+    if (!usable(s) || !f)
         return AU_INVALID;
     fprintf(f,
             "# Format sweep: %s\n\nFormats applied to %s; %lld samples of `%s`. Drop is in "
             "percentage points of accuracy below float32; a sample with non-finite logits "
             "counts as wrong.\n\n",
-            s->model ? s->model : "?", s->roles ? s->roles : "?", (long long)s->rows[0].n_samples,
-            s->inputs ? s->inputs : "?");
+            text(s->model), text(s->roles), (long long)s->rows[0].n_samples, text(s->inputs));
     return done(f, table(f, s, false));
 }
 
 int au_report_sweep_write_svg(const struct au_report_sweep *s, FILE *f)
 {
-    if (!s || !f || !s->n_rows || !s->rows)
+    if (!usable(s) || !f)
         return AU_INVALID;
     fprintf(f,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"960\" height=\"%d\" "
@@ -134,7 +144,7 @@ int au_report_sweep_write(const struct au_report_sweep *s, const char *dir, stru
     int (*const fns[])(const struct au_report_sweep *,
                        FILE *) = {au_report_sweep_write_html, au_report_sweep_write_md,
                                   au_report_sweep_write_csv, au_report_sweep_write_svg};
-    if (!s || !dir || !s->n_rows || !s->rows)
+    if (!usable(s) || !dir)
         return au_diag_set(d, AU_INVALID, "sweep: nothing to write");
     int rc = AU_OK;
     for (int k = 0; k < 4 && rc == AU_OK; k++) {
