@@ -160,7 +160,9 @@ static int parse(int argc, char **argv, struct sweep *w)
             w->roles = role;
         } else if (!strcmp(a, "--help")) {
             printf("usage: aurum sweep model.onnx --inputs X --labels Y --formats F1,F2,... "
-                   "[--weights-only|--activations-only] [--out DIR] [--batch B] [--limit N]\n");
+                   "[--weights-only|--activations-only] [--out DIR] [--batch B] [--limit N]\n"
+                   "  --out DIR  also write DIR/report.html (table and charts, self-contained), "
+                   "sweep.md, sweep.csv and sweep.svg\n");
             return 0;
         } else {
             cli_error("sweep: unexpected argument '%s'", a);
