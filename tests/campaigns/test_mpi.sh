@@ -32,6 +32,15 @@ fail() {
 # loopback only, and quiet about the missing high-speed transports of a container
 MPIRUN="mpirun --allow-run-as-root --oversubscribe --mca btl self,vader,tcp --mca btl_tcp_if_include lo"
 export OMPI_MCA_btl_base_warn_component_unused=0
+# Under ASan: the first mpirun checks leaks with OpenMPI's own suppressed (full unwinding is
+# slow: ~30 s for that run); the others check memory errors only.
+MPIRUN_LEAK=$MPIRUN
+if [ "${AURUM_ASAN:-0}" = 1 ]; then
+    export LSAN_OPTIONS="suppressions=$ROOT/tests/campaigns/lsan-openmpi.supp:print_suppressions=0"
+    export OMPI_MCA_mca_base_component_disable_dlclose=1
+    MPIRUN_LEAK="env ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 $MPIRUN"
+    MPIRUN="env ASAN_OPTIONS=detect_leaks=0 $MPIRUN"
+fi
 
 # campaign name, "process" JSON, extra fields
 campaign() {
@@ -77,7 +86,7 @@ same() { # name, database
 campaign layers '{"type": "per_layer", "flips": 1, "trials": 192}' \
     ', "formats": {"activations": "fp16", "weights": "fp16"}'
 single layers
-$MPIRUN -np 3 "$AURUM_CLI" run "$TMP/layers.json" --quiet --db "$TMP/layers-mpi.db" \
+$MPIRUN_LEAK -np 3 "$AURUM_CLI" run "$TMP/layers.json" --quiet --db "$TMP/layers-mpi.db" \
     > "$TMP/out.txt" 2> "$TMP/err.txt" || { cat "$TMP/err.txt" >&2; fail "layers: mpirun failed"; }
 same layers "$TMP/layers-mpi.db"
 [ "$(grep -c 'trials in the database' "$TMP/out.txt")" = 1 ] || fail "layers: summary not printed once"
