@@ -36,7 +36,8 @@ struct worker {
     int n_gc, cap_gc;
     int64_t cur_j; /* data batch whose golden run the graph holds, -1 if none */
     uint64_t tick;
-    struct worker *solo; /* batch-1 twin for trials that need a run of their own */
+    double t_golden, t_arena; /* CPU s of a golden run / of a fresh arena (0: not yet) */
+    struct worker *solo;      /* batch-1 twin for trials that need a run of their own */
     struct au_graph *g;
     struct au_emul *e;
     struct au_inject *inj;
@@ -249,10 +250,37 @@ static void keep_golden(const struct ctx *x, struct worker *w, int64_t n, int64_
 }
 
 /* Golden run of a unit: outputs, per-slot loss and per-position top-1 kept aside. */
-/* Makes data batch j's golden run current: already there, cached (swap arenas), or
- * computed into a fresh or least recently used arena. Returns 1 if it must be run. */
-static int golden_switch(struct worker *w, int64_t j, struct au_diag *d)
+static double thread_cpu_s(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Whether to keep data batch j's golden run (in the graph now) for later units. A fresh
+ * cache arena costs the first touch of its pages, which in a VM is worth several golden
+ * runs (LeNet-5: about ten), and saves one golden run per later visit; so a new arena is
+ * made only if this worker's later units visit j more often than the arena costs, as
+ * measured here. Reusing an evicted arena costs nothing, so then one visit suffices. */
+static bool worth_keeping(const struct ctx *x, const struct worker *w, int64_t unit)
+{
+    int64_t spread = (int64_t)x->n_workers * (x->o->shard_n > 0 ? x->o->shard_n : 1);
+    double visits = (double)(x->plan.n_units - 1 - unit) / (double)x->n_data_batches /
+                    (double)(spread > 0 ? spread : 1);
+    if (w->cap_gc == 0 || visits < 1)
+        return false;
+    if (w->n_gc == w->cap_gc)
+        return true;
+    double arena = w->t_arena > 0 ? w->t_arena : 8 * w->t_golden; /* until measured */
+    return visits * w->t_golden > arena;
+}
+
+/* Makes unit's data batch j current: already there, cached (swap arenas), or to be run,
+ * first moving the batch the graph holds into a cache entry if it is worth keeping.
+ * Returns 1 if j's golden run must be computed. */
+static int golden_switch(const struct ctx *x, struct worker *w, int64_t unit, struct au_diag *d)
+{
+    int64_t j = unit % x->n_data_batches;
     struct gcache *e = NULL;
     if (j == w->cur_j)
         return 0;
@@ -260,17 +288,22 @@ static int golden_switch(struct worker *w, int64_t j, struct au_diag *d)
         if (w->gc[k].j == j)
             e = &w->gc[k];
     int run = e == NULL;
-    if (!e && w->n_gc < w->cap_gc) {
-        e = &w->gc[w->n_gc];
-        e->arena = au_graph_arena_new(w->g);
-        if (!e->arena)
-            return au_diag_set(d, AU_NOMEM, "out of memory for golden caches");
-        w->n_gc++;
+    if (!e && w->cur_j >= 0 && worth_keeping(x, w, unit)) {
+        if (w->n_gc < w->cap_gc) {
+            double t0 = thread_cpu_s();
+            e = &w->gc[w->n_gc];
+            e->arena = au_graph_arena_new(w->g);
+            if (!e->arena)
+                return au_diag_set(d, AU_NOMEM, "out of memory for golden caches");
+            w->t_arena = thread_cpu_s() - t0;
+            w->n_gc++;
+        } else {
+            for (int k = 0; k < w->n_gc; k++) /* evict the least recently used */
+                if (!e || w->gc[k].used < e->used)
+                    e = &w->gc[k];
+        }
     }
-    for (int k = 0; !e && k < w->n_gc; k++) /* evict the least recently used */
-        if (!e || w->gc[k].used < e->used)
-            e = &w->gc[k];
-    if (!e) { /* no cache: recompute in place */
+    if (!e) { /* not worth a cache entry: recompute in place */
         w->cur_j = j;
         return 1;
     }
@@ -287,14 +320,17 @@ static int golden_switch(struct worker *w, int64_t j, struct au_diag *d)
 static int unit_golden(struct ctx *x, struct worker *w, int64_t unit, struct au_diag *d)
 {
     int64_t B = x->c->batch;
-    int run = x->o->naive ? 1 : golden_switch(w, unit % x->n_data_batches, d);
+    int run = x->o->naive ? 1 : golden_switch(x, w, unit, d);
     if (run < 0)
         return run;
     if (run) {
         load_positions(x, w, unit * B);
+        double t0 = thread_cpu_s();
         int rc = au_inject_golden(w->inj, d);
         if (rc)
             return rc;
+        double t = thread_cpu_s() - t0;
+        w->t_golden = w->t_golden > 0 ? 0.75 * w->t_golden + 0.25 * t : t;
     }
     keep_golden(x, w, B, unit * B);
     return AU_OK;
