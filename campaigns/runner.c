@@ -142,6 +142,7 @@ static int worker_init(struct ctx *x, struct worker *w, int64_t batch, struct au
     if (!rc) { /* naive: a full forward per run, as a tool without the golden cache does */
         au_inject_set_naive(w->inj, x->o->naive);
         au_inject_set_compact(w->inj, x->o->compact);
+        rc = au_inject_set_requantize(w->inj, c->metadata_faults == AU_CAMPAIGN_REQUANTIZE, d);
     }
     au_free(rules);
     return rc == AU_NOMEM ? au_diag_set(d, rc, "out of memory") : rc;
@@ -1225,11 +1226,6 @@ static int setup(struct ctx *x, int jobs, struct au_run_result *r, struct au_dia
     if (x->o->shard_n > 0 && (x->o->shard_k < 0 || x->o->shard_k >= x->o->shard_n))
         return au_diag_set(d, AU_INVALID, "shard %d/%d: K must be in [0, N)", x->o->shard_k,
                            x->o->shard_n);
-    if (x->c->metadata_faults == AU_CAMPAIGN_REQUANTIZE)
-        return au_diag_set(d, AU_UNSUPPORTED,
-                           "%s: metadata_faults: 'requantize' (GoldenEye's convention) is not "
-                           "implemented yet; use 'reinterpret'",
-                           x->c->path);
     struct au_store_golden *golden = NULL;
     struct worker *w0 = &x->w[0];
     int rc = au_numsys_registry_new(&x->reg, d) < 0 ? AU_PLUGIN : AU_OK;
