@@ -216,14 +216,31 @@ static float mag_value(const au_numsys_inst *s, uint64_t c, int b)
     return (float)ldexp((double)((1ull << s->m) + mant), (int)e + b - s->m);
 }
 
+/* mag_value by assembling the float: the value's exponent is the field plus the bias, so
+ * while that is a normal float exponent no ldexp is needed (a flipped bias may leave it). */
+static inline float mag_value_fast(const au_numsys_inst *s, uint64_t c, int b)
+{
+    int ex = (int)(c >> s->m) + b;
+    if (c == 0 || ex < -126 || ex > 127 || s->m > 23)
+        return mag_value(s, c, b);
+    uint32_t u = (uint32_t)(ex + 127) << 23 | (uint32_t)(c & ((1ull << s->m) - 1)) << (23 - s->m);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static int encode_fast(const au_numsys_inst *s, const float *x, size_t n, uint64_t *codes, int b);
+
 static int encode_block(const au_numsys_inst *s, const float *x, size_t n, uint64_t *codes,
                         uint64_t *meta, struct au_pcg32 *rng)
 {
     int n_nan = 0;
     int b = block_bias(s, absmax_finite(x, n, &n_nan));
-    n_nan = 0;
     const uint64_t mask = ((uint64_t)1 << s->bb) - 1;
     *meta = (uint64_t)(int64_t)b & mask;
+    if (!n_nan && encode_fast(s, x, n, codes, b) == 0)
+        return 0;
+    n_nan = 0;
     for (size_t i = 0; i < n; i++) {
         if (isnan(x[i])) {
             n_nan++;
@@ -260,7 +277,7 @@ static int afp_decode(const au_numsys_inst *s, const uint64_t *codes, const uint
 {
     size_t bl = s->kind == AU_BLOCK_ELEMS ? s->block_len : n;
     for (size_t i = 0; i < n; i++) {
-        float v = mag_value(s, codes[i] & s->cmax, meta_bias(s, meta[i / bl]));
+        float v = mag_value_fast(s, codes[i] & s->cmax, meta_bias(s, meta[i / bl]));
         y[i] = (codes[i] >> (s->n - 1)) & 1u ? -v : v;
     }
     return 0;
@@ -336,12 +353,58 @@ static float absmax_fast(const float *x, size_t n, int *nan)
     return r;
 }
 
+/* The vector path applies: no NaN, m >= 1, nearest or toward zero, and every value of the
+ * block's range (2^b up to the top binade) a normal float. */
+static bool fast_ok(const au_numsys_inst *s, int b, int has_nan)
+{
+    int top = (1 << s->e) - 1 + b;
+    return !has_nan && s->m > 0 && s->rnd != RND_SR && b >= -126 && top <= 127;
+}
+
+static void make_lanes(const au_numsys_inst *s, int b, struct lanes *l)
+{
+    const int sh = 23 - s->m, top = (1 << s->e) - 1 + b;
+    const int32_t h = (1 << (sh - 1)) - 1, k = -(1 << sh); /* round addend, kept-bits mask */
+    const float minv = ldexpf((float)((1 << s->m) + 1), b - s->m);
+    *l = (struct lanes){vsplat(minv),
+                        vsplat(minv * 0.5f),
+                        vsplat(ldexpf((float)((2 << s->m) - 1), top - s->m)),
+                        (vi4){h, h, h, h},
+                        (vi4){k, k, k, k},
+                        sh,
+                        s->rnd == RND_TZ};
+}
+
+/* encode_block's codes from the vector rounding: a rounded magnitude r is a normal float
+ * whose exponent is the exponent field plus b and whose top m mantissa bits are the
+ * mantissa field, and each nonzero value has one code, so this equals the scalar path.
+ * Returns -1 (nothing written) where the vector path does not apply. */
+static int encode_fast(const au_numsys_inst *s, const float *x, size_t n, uint64_t *codes, int b)
+{
+    if (!fast_ok(s, b, 0))
+        return -1;
+    struct lanes l;
+    make_lanes(s, b, &l);
+    const uint64_t sign = 1ull << (s->n - 1), mm = (1ull << s->m) - 1;
+    for (size_t i = 0; i < n; i += 4) {
+        float t[4] = {0};
+        size_t k = n - i < 4 ? n - i : 4;
+        memcpy(t, x + i, k * sizeof(float));
+        quant4(&l, t);
+        for (size_t j = 0; j < k; j++) {
+            uint32_t u = f2u(t[j]), a = u & 0x7FFFFFFFu;
+            uint64_t c = a ? ((uint64_t)((int)(a >> 23) - 127 - b) << s->m) + (a >> l.sh & mm) : 0;
+            codes[i + j] = (u >> 31 ? sign : 0) | c;
+        }
+    }
+    return 0;
+}
+
 static int quantize_block(const au_numsys_inst *s, float *x, size_t n, struct au_pcg32 *rng)
 {
     int has_nan = 0, n_nan = 0;
     int b = block_bias(s, absmax_fast(x, n, &has_nan));
-    int top = (1 << s->e) - 1 + b;
-    if (has_nan || s->m == 0 || s->rnd == RND_SR || b < -126 || top > 127) {
+    if (!fast_ok(s, b, has_nan)) {
         for (size_t i = 0; i < n; i++) { /* the general path, as encode + decode */
             if (isnan(x[i])) {
                 n_nan++;
@@ -353,16 +416,8 @@ static int quantize_block(const au_numsys_inst *s, float *x, size_t n, struct au
         }
         return n_nan;
     }
-    const int sh = 23 - s->m;
-    const int32_t h = (1 << (sh - 1)) - 1, k = -(1 << sh); /* round addend, kept-bits mask */
-    const float minv = ldexpf((float)((1 << s->m) + 1), b - s->m);
-    const struct lanes l = {vsplat(minv),
-                            vsplat(minv * 0.5f),
-                            vsplat(ldexpf((float)((2 << s->m) - 1), top - s->m)),
-                            (vi4){h, h, h, h},
-                            (vi4){k, k, k, k},
-                            sh,
-                            s->rnd == RND_TZ};
+    struct lanes l;
+    make_lanes(s, b, &l);
     size_t i = 0;
     for (; i + 4 <= n; i += 4)
         quant4(&l, x + i);
