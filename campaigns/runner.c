@@ -1197,8 +1197,9 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-/* What all MPI ranks must agree on before trading units: the plan, the analysis set, the
- * golden run bit for bit (same BLAS paths) and the row layouts (same build). */
+/* What all MPI ranks must agree on before trading units: the campaign text, the plan, the
+ * analysis set, the golden run bit for bit (same BLAS paths) and the row layouts (same
+ * build). */
 static uint64_t fingerprint(const struct ctx *x, const struct au_store_golden *golden)
 {
     int64_t v[] = {x->plan.n_units,
@@ -1212,6 +1213,8 @@ static uint64_t fingerprint(const struct ctx *x, const struct au_store_golden *g
                    (int64_t)sizeof(struct au_store_trial),
                    (int64_t)sizeof(struct au_store_flip)};
     uint64_t h = fnv1a(0xcbf29ce484222325ULL, v, sizeof(v));
+    if (x->c->json)
+        h = fnv1a(h, x->c->json, strlen(x->c->json));
     h = fnv1a(h, x->analysis, (size_t)x->n_analysis * sizeof(*x->analysis));
     return fnv1a(h, golden, (size_t)x->ds.n * sizeof(*golden));
 }

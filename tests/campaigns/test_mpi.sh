@@ -4,7 +4,8 @@
 # model-wide Poisson one (shared runs, solo weight runs, metadata flips) and one that stops
 # on its confidence intervals (same stop point per layer). Resume: a run stopped after two
 # units, and a run whose rank 1 is killed mid-way, each rerun under mpirun, end equal to the
-# single run. A campaign that cannot load gives one error line from rank 0, not three.
+# single run. A campaign that cannot load gives one error line from rank 0, not three; so
+# does a setup failure on another rank, and ranks given another campaign are refused.
 # Skipped (77) without mpirun or without an MPI build.
 set -eu
 
@@ -126,9 +127,11 @@ per_layer=$(sqlite3 "$TMP/ci-single.db" "SELECT count(DISTINCT n) FROM
 [ "$per_layer" -gt 1 ] || fail "ci: every layer stopped at the same count; the test shows nothing"
 grep -q 'confidence' "$TMP/b.txt" || fail "ci: the MPI run did not stop on its intervals"
 
-# 4. resume (50 units): stopped after 2 units (the units already finished are committed
+# 4. resume (300 units; 50 under ASan): stopped after 2 units (the units already finished are committed
 # too), rerun; the summary says interrupted, then complete
-campaign big '{"type": "per_layer", "flips": 1, "trials": 1600}' \
+big=9600 # ASan is ~10x slower: a smaller campaign still outlives the kill below
+[ "${AURUM_ASAN:-0}" = 1 ] && big=1600
+campaign big '{"type": "per_layer", "flips": 1, "trials": '$big'}' \
     ', "formats": {"activations": "fp16", "weights": "fp16"}'
 single big
 total=$(count "$TMP/big-single.db")
@@ -175,4 +178,21 @@ fi
 [ "$(grep -c '^aurum: ' "$TMP/err.txt")" = 1 ] ||
     fail "bad: expected one error line: $(cat "$TMP/err.txt")"
 grep -q 'fp99' "$TMP/err.txt" || fail "bad: the error does not name the format: $(cat "$TMP/err.txt")"
+# 7. another rank fails its setup (memory cap on ranks 1-2 only): rank 0 names it, once
+$MPIRUN -np 1 "$AURUM_CLI" run "$TMP/layers.json" --quiet --db "$TMP/cap.db" : \
+    -np 2 env AURUM_MEMORY_LIMIT=64K "$AURUM_CLI" run "$TMP/layers.json" --quiet \
+    --db "$TMP/cap.db" > "$TMP/out.txt" 2> "$TMP/err.txt" && fail "cap: exit status 0"
+[ "$(grep -c '^aurum: ' "$TMP/err.txt")" = 1 ] || fail "cap: expected one error line: $(cat "$TMP/err.txt")"
+grep -q '^aurum: rank [12]: .*lenet5.onnx: out of memory' "$TMP/err.txt" ||
+    fail "cap: the error does not name the rank and the file: $(cat "$TMP/err.txt")"
+[ "$(count "$TMP/cap.db")" = 0 ] || fail "cap: trials were written"
+
+# 8. ranks 1-2 run another campaign file (other seed): refused before any unit
+sed 's/"seed": 5/"seed": 6/' "$TMP/layers.json" > "$TMP/other.json"
+$MPIRUN -np 1 "$AURUM_CLI" run "$TMP/layers.json" --quiet --db "$TMP/other.db" : \
+    -np 2 "$AURUM_CLI" run "$TMP/other.json" --quiet --db "$TMP/other.db" \
+    > "$TMP/out.txt" 2> "$TMP/err.txt" && fail "other: exit status 0"
+grep -q "^aurum: rank [12]: its plan, data or golden run differs from rank 0's" "$TMP/err.txt" ||
+    fail "other: no fingerprint refusal: $(cat "$TMP/err.txt")"
+[ "$(count "$TMP/other.db")" = 0 ] || fail "other: trials were written"
 echo "test_mpi: ok"
