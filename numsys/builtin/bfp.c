@@ -203,11 +203,17 @@ static int bfp_decode(const au_numsys_inst *s, const uint64_t *codes, const uint
 {
     size_t bl = s->kind == AU_BLOCK_ELEMS ? s->block_len : n;
     uint64_t mmask = (1ull << s->m) - 1, emask = (1ull << s->w) - 1;
-    for (size_t i = 0; i < n; i++) {
-        int e = (int)(meta[i / bl] & emask) - s->bias;
-        /* Exact in double; the cast gives inf where a flipped exponent leaves float range. */
-        float v = (float)ldexp((double)(codes[i] & mmask), e - s->m + 1);
-        y[i] = (codes[i] >> s->m) & 1u ? -v : v;
+    for (size_t b0 = 0; b0 < n; b0 += bl) {
+        int k = (int)(meta[b0 / bl] & emask) - s->bias - s->m + 1;
+        size_t end = n - b0 < bl ? n : b0 + bl;
+        /* M * 2^k with M < 2^m is exact in float when 2^k is a normal float (the product
+         * overflows to inf exactly where the double path's cast would); else via double. */
+        float u = k >= -126 && k <= 127 ? ldexpf(1.0f, k) : 0.0f;
+        for (size_t i = b0; i < end; i++) {
+            float v = u != 0.0f ? (float)(codes[i] & mmask) * u
+                                : (float)ldexp((double)(codes[i] & mmask), k);
+            y[i] = (codes[i] >> s->m) & 1u ? -v : v;
+        }
     }
     return 0;
 }
