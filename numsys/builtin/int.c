@@ -278,18 +278,6 @@ static int encode_block(const au_numsys_inst *st, const float *x, size_t n, uint
     return n_nan;
 }
 
-static int int_encode(const au_numsys_inst *s, const float *x, size_t n, uint64_t *codes,
-                      uint64_t *meta, struct au_pcg32 *rng)
-{
-    size_t bl = s->kind == AU_BLOCK_ELEMS ? s->block_len : n;
-    int n_nan = 0;
-    if (s->rnd == RND_SR && !rng)
-        return AU_INVALID;
-    for (size_t b0 = 0, k = 0; b0 < n; b0 += bl, k++)
-        n_nan += encode_block(s, x + b0, n - b0 < bl ? n - b0 : bl, codes + b0, meta + k, rng);
-    return n_nan ? AU_NUMSYS_NAN_ZEROED : 0;
-}
-
 static int int_decode(const au_numsys_inst *s, const uint64_t *codes, const uint64_t *meta,
                       size_t n, float *y)
 {
@@ -333,7 +321,7 @@ struct lanes {
 };
 
 /* VW lanes of a NaN-free block: the same float operations as units() and int_decode. */
-AU_INLINE au_vf quant_lanes(const struct lanes *l, au_vf v0)
+AU_INLINE au_vf units_lanes(const struct lanes *l, au_vf v0)
 {
     const au_vi sgn = au_vspliti(INT32_MIN);
     const au_vf big = au_vsplat(8388608.0f), one = au_vsplat(1.0f);
@@ -352,7 +340,12 @@ AU_INLINE au_vf quant_lanes(const struct lanes *l, au_vf v0)
             r = au_vsel(r < l->lo, l->lo, r);
         }
     }
-    return (r + 0.0f) * l->s;
+    return r;
+}
+
+AU_INLINE au_vf quant_lanes(const struct lanes *l, au_vf v0)
+{
+    return (units_lanes(l, v0) + 0.0f) * l->s;
 }
 
 /* The general path, as encode + decode: NaN (zeroed and counted), inf, stochastic. */
@@ -374,9 +367,11 @@ static int quantize_slow(const au_numsys_inst *st, float *x, size_t n, struct au
     return n_nan;
 }
 
-AU_INLINE int quantize_block(const au_numsys_inst *st, float *x, size_t n, struct au_pcg32 *rng)
+/* The block's scale and the vector lanes, for a block without inf or NaN rounded to
+ * nearest or toward zero/floor; returns 0 (nothing set) for the other blocks. */
+AU_INLINE int block_fast(const au_numsys_inst *st, const float *x, size_t n, struct blk *b,
+                         struct lanes *l)
 {
-    struct blk b;
     float mn, mx;
     int fin;
     if (st->sym && !st->stat) {
@@ -385,13 +380,56 @@ AU_INLINE int quantize_block(const au_numsys_inst *st, float *x, size_t n, struc
     } else
         fin = minmax_fast(x, n, &mn, &mx);
     if (!fin || st->rnd == RND_SR)
+        return 0;
+    block_scale(st, mn, mx, b);
+    *l = (struct lanes){au_vsplat(b->s), au_vsplat(st->qlo - b->z), au_vsplat(st->qhi - b->z),
+                        st->rnd, st->sym || st->n < 24};
+    return 1;
+}
+
+AU_INLINE int quantize_block(const au_numsys_inst *st, float *x, size_t n, struct au_pcg32 *rng)
+{
+    struct blk b;
+    struct lanes l;
+    if (!block_fast(st, x, n, &b, &l))
         return quantize_slow(st, x, n, rng);
-    block_scale(st, mn, mx, &b);
-    const struct lanes l = {au_vsplat(b.s), au_vsplat(st->qlo - b.z), au_vsplat(st->qhi - b.z),
-                            st->rnd, st->sym || st->n < 24};
     for (size_t i = 0; i < n; i += AU_VW)
         au_vstore(x + i, quant_lanes(&l, au_vload(x + i, n - i)), n - i);
     return 0;
+}
+
+/* encode_block on the vector lanes: the same units as units(), plus the zero point. */
+AU_INLINE int encode_fast(const au_numsys_inst *st, const float *x, size_t n, uint64_t *codes,
+                          uint64_t *meta)
+{
+    struct blk b;
+    struct lanes l;
+    if (!block_fast(st, x, n, &b, &l))
+        return -1;
+    const uint64_t mask = (1ull << st->n) - 1;
+    *meta = b.meta;
+    for (size_t i = 0; i < n; i += AU_VW) {
+        au_vi q = __builtin_convertvector(units_lanes(&l, au_vload(x + i, n - i)) + b.z, au_vi);
+        for (size_t k = 0; k < AU_VW && i + k < n; k++)
+            codes[i + k] = (uint64_t)(int64_t)q[k] & mask;
+    }
+    return 0;
+}
+
+AU_CLONES
+static int int_encode(const au_numsys_inst *s, const float *x, size_t n, uint64_t *codes,
+                      uint64_t *meta, struct au_pcg32 *rng)
+{
+    size_t bl = s->kind == AU_BLOCK_ELEMS ? s->block_len : n;
+    int n_nan = 0;
+    if (s->rnd == RND_SR && !rng)
+        return AU_INVALID;
+    for (size_t b0 = 0, k = 0; b0 < n; b0 += bl, k++) {
+        size_t len = n - b0 < bl ? n - b0 : bl;
+        if (encode_fast(s, x + b0, len, codes + b0, meta + k) < 0)
+            n_nan += encode_block(s, x + b0, len, codes + b0, meta + k, rng);
+    }
+    return n_nan ? AU_NUMSYS_NAN_ZEROED : 0;
 }
 
 AU_CLONES
