@@ -295,8 +295,11 @@ static void receive(const struct au_mpi_runner *rn, const MPI_Status *st, int64_
             *cap = (size_t)count;
         }
     }
-    /* on failure the message is still taken off the queue (truncated: MPI reports it) */
+    if (rc) /* take the message off the queue anyway: truncated, an error code, not an abort */
+        MPI_Comm_set_errhandler(g.comm, MPI_ERRORS_RETURN);
     MPI_Recv(*buf, rc ? 0 : count, MPI_BYTE, src, TAG_RESULT, g.comm, MPI_STATUS_IGNORE);
+    if (rc)
+        MPI_Comm_set_errhandler(g.comm, MPI_ERRORS_ARE_FATAL);
     g.bytes += count;
     g.units_remote++;
     if (!rc)
