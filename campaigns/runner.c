@@ -197,16 +197,31 @@ static void worker_fini(struct worker *w)
     au_free(w->gold_top1);
 }
 
-/* Fill the input with the samples at positions [first, first + batch) (cycling through
- * the analysis set). */
-/* Position p of the trial stream: batches of the analysis set in order, again and again
- * (the last batch filled up from the start of the set), so unit u always holds data
- * batch u mod n_data_batches and its golden run can be cached. */
+/* The data batch of unit u (B consecutive samples of the analysis set, the last batch
+ * filled up from the start of the set). A campaign with a fixed number of trials gives
+ * each data batch a run of consecutive units (counts differ by at most one), so a worker
+ * runs a batch's golden pass once and keeps it in place. A campaign that stops on its
+ * confidence intervals cycles through the batches instead, so that wherever it stops its
+ * trials are spread over the whole analysis set (golden runs then go to cache arenas). */
+static bool contiguous(const struct ctx *x)
+{
+    return x->c->stop.type != AU_CAMPAIGN_STOP_CI;
+}
+
+static int64_t batch_of(const struct ctx *x, int64_t unit)
+{
+    int64_t d = x->n_data_batches, u = x->plan.n_units;
+    return contiguous(x) && u > 0 ? unit * d / u : unit % d;
+}
+
+/* Sample at position p = unit * batch + slot of the trial stream. */
 static int64_t sample_at(const struct ctx *x, int64_t position)
 {
-    int64_t per_round = x->n_data_batches * x->c->batch;
-    return x->analysis[(position % per_round) % x->n_analysis];
+    int64_t b = x->c->batch;
+    return x->analysis[(batch_of(x, position / b) * b + position % b) % x->n_analysis];
 }
+
+/* Fill the input with the samples at positions [first, first + batch). */
 
 static void load_positions(const struct ctx *x, struct worker *w, int64_t first)
 {
@@ -266,8 +281,10 @@ static double thread_cpu_s(void)
 static bool worth_keeping(const struct ctx *x, const struct worker *w, int64_t unit)
 {
     int64_t spread = (int64_t)x->n_workers * (x->o->shard_n > 0 ? x->o->shard_n : 1);
-    double visits = (double)(x->plan.n_units - 1 - unit) / (double)x->n_data_batches /
-                    (double)(spread > 0 ? spread : 1);
+    double visits = contiguous(x)
+                        ? 0 /* its units are behind us */
+                        : (double)(x->plan.n_units - 1 - unit) / (double)x->n_data_batches /
+                              (double)(spread > 0 ? spread : 1);
     if (w->cap_gc == 0 || visits < 1)
         return false;
     if (w->n_gc == w->cap_gc)
@@ -281,7 +298,7 @@ static bool worth_keeping(const struct ctx *x, const struct worker *w, int64_t u
  * Returns 1 if j's golden run must be computed. */
 static int golden_switch(const struct ctx *x, struct worker *w, int64_t unit, struct au_diag *d)
 {
-    int64_t j = unit % x->n_data_batches;
+    int64_t j = batch_of(x, unit);
     struct gcache *e = NULL;
     if (j == w->cur_j)
         return 0;
@@ -316,8 +333,8 @@ static int golden_switch(const struct ctx *x, struct worker *w, int64_t unit, st
     return run;
 }
 
-/* Golden run of a unit (unit u holds data batch u mod n_data_batches), cached per worker
- * across the rounds of a campaign; outputs, per-slot loss and top-1 kept aside. */
+/* Golden run of a unit (of data batch batch_of(unit)), kept in place or cached per worker
+ * (golden_switch); outputs, per-slot loss and top-1 kept aside. */
 static int unit_golden(struct ctx *x, struct worker *w, int64_t unit, struct au_diag *d)
 {
     int64_t B = x->c->batch;
