@@ -23,8 +23,9 @@ struct au_store {
     sqlite3 *db;
     char *path;
     bool rdonly;
-    sqlite3_stmt *ins_trial, *ins_flip;
-    int64_t known_campaign; /* last campaign id seen to exist (0: none) */
+    sqlite3_stmt *ins_trial, *ins_flip;   /* one row */
+    sqlite3_stmt *ins_trials, *ins_flips; /* ROWS_PER_INSERT rows */
+    int64_t known_campaign;               /* last campaign id seen to exist (0: none) */
 };
 
 static const char *const tensor_names[] = {"act", "weight", "mixed"};
@@ -535,13 +536,50 @@ static int check_path(const char *path, unsigned flags, struct au_diag *d)
     return AU_OK;
 }
 
-static const char sql_ins_trial[] =
-    "INSERT INTO trials(campaign, trial, layer, tensor_kind, bit_kind, n_flips, sample,"
-    " n_samples, loss, delta_loss, mismatch, outcome, detected)"
-    " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)";
-static const char sql_ins_flip[] =
-    "INSERT INTO flips(campaign, trial, seq, layer, tensor_kind, is_meta, idx, bit, field,"
-    " value_before, value_after) VALUES(?,?,?,?,?,?,?,?,?,?,?)";
+#define ROWS_PER_INSERT 32
+
+/* INSERT INTO <head> VALUES(<row>), ... rows times, in a buffer from au_malloc. */
+static char *multi_insert(const char *head, const char *row, int rows)
+{
+    size_t hl = strlen(head), rl = strlen(row), n = hl + (size_t)rows * (rl + 1) + 1;
+    char *sql = au_malloc(n);
+    if (!sql)
+        return NULL;
+    memcpy(sql, head, hl);
+    char *p = sql + hl;
+    for (int i = 0; i < rows; i++) {
+        if (i)
+            *p++ = ',';
+        memcpy(p, row, rl);
+        p += rl;
+    }
+    *p = '\0';
+    return sql;
+}
+
+#define SQL_INS_TRIAL_HEAD                                                                         \
+    "INSERT INTO trials(campaign, trial, layer, tensor_kind, bit_kind, n_flips, sample,"           \
+    " n_samples, loss, delta_loss, mismatch, outcome, detected) VALUES"
+#define SQL_INS_FLIP_HEAD                                                                          \
+    "INSERT INTO flips(campaign, trial, seq, layer, tensor_kind, is_meta, idx, bit, field,"        \
+    " value_before, value_after) VALUES"
+static const char sql_ins_trial_head[] = SQL_INS_TRIAL_HEAD;
+static const char sql_ins_flip_head[] = SQL_INS_FLIP_HEAD;
+static const char sql_ins_trial[] = SQL_INS_TRIAL_HEAD "(?,?,?,?,?,?,?,?,?,?,?,?,?)";
+static const char sql_ins_flip[] = SQL_INS_FLIP_HEAD "(?,?,?,?,?,?,?,?,?,?,?)";
+
+static int prep_multi(au_store *s, struct au_diag *d)
+{
+    char *t = multi_insert(sql_ins_trial_head, "(?,?,?,?,?,?,?,?,?,?,?,?,?)", ROWS_PER_INSERT);
+    char *f = multi_insert(sql_ins_flip_head, "(?,?,?,?,?,?,?,?,?,?,?)", ROWS_PER_INSERT);
+    int rc = t && f ? prep(s, t, &s->ins_trials, "trials", d)
+                    : au_diag_set(d, AU_NOMEM, "out of memory");
+    if (rc == AU_OK)
+        rc = prep(s, f, &s->ins_flips, "flips", d);
+    au_free(t);
+    au_free(f);
+    return rc;
+}
 
 static int configure(au_store *s, struct au_diag *d)
 {
@@ -570,6 +608,8 @@ static int configure(au_store *s, struct au_diag *d)
         rc = prep(s, sql_ins_trial, &s->ins_trial, "trials", d);
     if (rc == AU_OK && !s->rdonly)
         rc = prep(s, sql_ins_flip, &s->ins_flip, "flips", d);
+    if (rc == AU_OK && !s->rdonly)
+        rc = prep_multi(s, d);
     return rc;
 }
 
@@ -606,6 +646,8 @@ void au_store_close(au_store *s)
         return;
     sqlite3_finalize(s->ins_trial);
     sqlite3_finalize(s->ins_flip);
+    sqlite3_finalize(s->ins_trials);
+    sqlite3_finalize(s->ins_flips);
     sqlite3_close(s->db); // NULL-safe; the last writer's close checkpoints the WAL
     au_free(s->path);
     au_free(s);
@@ -975,40 +1017,85 @@ static int check_refs(au_store *s, int64_t campaign, const struct au_store_trial
     return AU_OK;
 }
 
+static void bind_trial(sqlite3_stmt *st, int o, int64_t campaign, const struct au_store_trial *t)
+{
+    sqlite3_bind_int64(st, o + 1, campaign);
+    sqlite3_bind_int64(st, o + 2, t->trial_id);
+    if (t->layer >= 0)
+        sqlite3_bind_int(st, o + 3, t->layer);
+    else
+        sqlite3_bind_null(st, o + 3);
+    bind_text(st, o + 4, tensor_names[t->tensor]);
+    bind_text(st, o + 5, bits_names[t->bits]);
+    sqlite3_bind_int(st, o + 6, t->n_flips);
+    sqlite3_bind_int64(st, o + 7, t->sample);
+    sqlite3_bind_int(st, o + 8, t->n_samples);
+    bind_real(st, o + 9, t->loss);
+    bind_real(st, o + 10, t->delta_loss);
+    sqlite3_bind_double(st, o + 11, t->mismatch);
+    bind_text(st, o + 12, outcome_names[t->outcome]);
+    sqlite3_bind_int(st, o + 13, t->detected);
+}
+
+static void bind_flip(sqlite3_stmt *st, int o, int64_t campaign, const struct au_store_flip *f,
+                      int seq)
+{
+    sqlite3_bind_int64(st, o + 1, campaign);
+    sqlite3_bind_int64(st, o + 2, f->trial_id);
+    sqlite3_bind_int(st, o + 3, seq);
+    if (f->layer >= 0)
+        sqlite3_bind_int(st, o + 4, f->layer);
+    else
+        sqlite3_bind_null(st, o + 4);
+    bind_text(st, o + 5, tensor_names[f->tensor]);
+    sqlite3_bind_int(st, o + 6, f->is_meta);
+    sqlite3_bind_int64(st, o + 7, f->index);
+    sqlite3_bind_int(st, o + 8, f->bit);
+    bind_text(st, o + 9, f->field);
+    bind_real(st, o + 10, f->before);
+    bind_real(st, o + 11, f->after);
+}
+
+/* One statement step; a failed multi-row statement is undone by SQLite on its own. */
+static int step_reset(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* Rows go ROWS_PER_INSERT to a statement (a quarter of SQLite's cost per row is the
+ * statement's own); a chunk that hits a constraint is retried row by row so the error
+ * names the row. */
 static int insert_trials(au_store *s, int64_t campaign, const struct au_store_trial *rows, size_t n,
                          struct au_diag *d)
 {
-    sqlite3_stmt *st = s->ins_trial;
-    for (size_t i = 0; i < n; i++) {
-        const struct au_store_trial *t = &rows[i];
-        sqlite3_bind_int64(st, 1, campaign);
-        sqlite3_bind_int64(st, 2, t->trial_id);
-        if (t->layer >= 0)
-            sqlite3_bind_int(st, 3, t->layer);
-        else
-            sqlite3_bind_null(st, 3);
-        bind_text(st, 4, tensor_names[t->tensor]);
-        bind_text(st, 5, bits_names[t->bits]);
-        sqlite3_bind_int(st, 6, t->n_flips);
-        sqlite3_bind_int64(st, 7, t->sample);
-        sqlite3_bind_int(st, 8, t->n_samples);
-        bind_real(st, 9, t->loss);
-        bind_real(st, 10, t->delta_loss);
-        sqlite3_bind_double(st, 11, t->mismatch);
-        bind_text(st, 12, outcome_names[t->outcome]);
-        sqlite3_bind_int(st, 13, t->detected);
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
+    for (size_t i = 0; i < n;) {
+        size_t k = n - i >= ROWS_PER_INSERT ? ROWS_PER_INSERT : 1;
+        sqlite3_stmt *st = k > 1 ? s->ins_trials : s->ins_trial;
+        for (size_t j = 0; j < k; j++)
+            bind_trial(st, 13 * (int)j, campaign, &rows[i + j]);
+        int rc = step_reset(st);
+        if (rc == SQLITE_DONE) {
+            i += k;
+            continue;
+        }
+        if (k > 1 && (rc & 0xff) == SQLITE_CONSTRAINT) { /* find the row, one at a time */
+            for (size_t j = 0; j < k; j++) {
+                bind_trial(s->ins_trial, 0, campaign, &rows[i + j]);
+                rc = step_reset(s->ins_trial);
+                if (rc != SQLITE_DONE) {
+                    i += j;
+                    break;
+                }
+            }
+        }
         if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
             return au_diag_set(d, AU_INVALID,
                                "%s:trial %lld: already recorded in campaign %lld "
                                "(duplicate trial id)",
-                               s->path, (long long)t->trial_id, (long long)campaign);
-        if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
-            return au_diag_set(d, AU_NOTFOUND, "%s:trial %lld: no campaign %lld", s->path,
-                               (long long)t->trial_id, (long long)campaign);
-        if (rc != SQLITE_DONE)
-            return db_fail(s, d, rc, "trials");
+                               s->path, (long long)rows[i].trial_id, (long long)campaign);
+        return db_fail(s, d, rc, "trials");
     }
     return AU_OK;
 }
@@ -1016,37 +1103,40 @@ static int insert_trials(au_store *s, int64_t campaign, const struct au_store_tr
 static int insert_flips(au_store *s, int64_t campaign, const struct au_store_flip *flips, size_t n,
                         struct au_diag *d)
 {
-    sqlite3_stmt *st = s->ins_flip;
     int seq = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct au_store_flip *f = &flips[i];
-        seq = i > 0 && flips[i - 1].trial_id == f->trial_id ? seq + 1 : 0;
-        sqlite3_bind_int64(st, 1, campaign);
-        sqlite3_bind_int64(st, 2, f->trial_id);
-        sqlite3_bind_int(st, 3, seq);
-        if (f->layer >= 0)
-            sqlite3_bind_int(st, 4, f->layer);
-        else
-            sqlite3_bind_null(st, 4);
-        bind_text(st, 5, tensor_names[f->tensor]);
-        sqlite3_bind_int(st, 6, f->is_meta);
-        sqlite3_bind_int64(st, 7, f->index);
-        sqlite3_bind_int(st, 8, f->bit);
-        bind_text(st, 9, f->field);
-        bind_real(st, 10, f->before);
-        bind_real(st, 11, f->after);
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
+    for (size_t i = 0; i < n;) {
+        size_t k = n - i >= ROWS_PER_INSERT ? ROWS_PER_INSERT : 1;
+        sqlite3_stmt *st = k > 1 ? s->ins_flips : s->ins_flip;
+        int seq0 = seq;
+        for (size_t j = 0; j < k; j++) {
+            size_t at = i + j;
+            seq = at > 0 && flips[at - 1].trial_id == flips[at].trial_id ? seq + 1 : 0;
+            bind_flip(st, 11 * (int)j, campaign, &flips[at], seq);
+        }
+        int rc = step_reset(st);
+        if (rc == SQLITE_DONE) {
+            i += k;
+            continue;
+        }
+        if (k > 1 && (rc & 0xff) == SQLITE_CONSTRAINT) { /* find the row, one at a time */
+            seq = seq0;
+            for (size_t j = 0; j < k; j++) {
+                size_t at = i + j;
+                seq = at > 0 && flips[at - 1].trial_id == flips[at].trial_id ? seq + 1 : 0;
+                bind_flip(s->ins_flip, 0, campaign, &flips[at], seq);
+                rc = step_reset(s->ins_flip);
+                if (rc != SQLITE_DONE) {
+                    i = at;
+                    break;
+                }
+            }
+        }
         if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
             return au_diag_set(d, AU_INVALID,
                                "%s:flip %zu of trial %lld: trial already has "
                                "flips (a trial's flips must be contiguous, in one batch)",
-                               s->path, i, (long long)f->trial_id);
-        if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
-            return au_diag_set(d, AU_NOTFOUND, "%s:flip %zu: no trial %lld in campaign %lld",
-                               s->path, i, (long long)f->trial_id, (long long)campaign);
-        if (rc != SQLITE_DONE)
-            return db_fail(s, d, rc, "flips");
+                               s->path, i, (long long)flips[i].trial_id);
+        return db_fail(s, d, rc, "flips");
     }
     return AU_OK;
 }

@@ -404,8 +404,16 @@ static void test_batch_is_all_or_nothing(void)
     flips[49].trial_id = 7;
     CHECK(au_store_trials_add(s, cid, rows, 50, flips, 49, &d) == AU_INVALID);
     CHECK(strstr(d.msg, "atomic.db:trial 7") && strstr(d.msg, "duplicate"));
+    // The same inside a multi-row chunk (rows go 32 to a statement): still named.
+    fill_batch(rows, flips, 1, 50);
+    rows[5].trial_id = 7;
+    flips[5].trial_id = 7;
+    CHECK(au_store_trials_add(s, cid, rows, 50, flips, 50, &d) == AU_INVALID);
+    CHECK(strstr(d.msg, "atomic.db:trial 7") && strstr(d.msg, "duplicate"));
     double n;
     CHECK(au_store_query_double(s, "SELECT count(*) FROM trials", &n, &d) == AU_OK);
+    CHECK_EQ_INT(n, 50);
+    CHECK(au_store_query_double(s, "SELECT count(*) FROM flips", &n, &d) == AU_OK);
     CHECK_EQ_INT(n, 50);
     // Validation failures name the trial and field.
     fill_batch(rows, flips, 1, 50);
