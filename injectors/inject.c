@@ -143,8 +143,12 @@ static int apply_site(struct au_inject *inj, const struct inj_layer *L, uint32_t
     }
     if (meta && inj->rq) /* the values, still in x, quantized again with the bad metadata */
         rc = au_requant_block(inj->rq, L->fmt[t], &sub, x + first, inj->meta[0], inj->codes, d);
-    if (rc >= 0)
+    if (rc >= 0 && meta) {
         rc = au_numsys_decode_tensor(L->fmt[t], &sub, inj->codes, inj->meta, x + first, d);
+    } else if (rc >= 0) { /* an element fault changes that element's stored code only */
+        struct au_numsys_blocks one = {1, 1, 1, sub.blocks_per_group, 1, sub.n_blocks};
+        rc = au_numsys_decode_tensor(L->fmt[t], &one, inj->codes + at, inj->meta, x + e, d);
+    }
     rec->after = meta ? (double)inj->meta[0] : (double)x[e];
     return rc < 0 ? rc : AU_OK;
 }
