@@ -1,6 +1,7 @@
 /* aurum: one binary, one subcommand per file (cli/cmd_<name>.c). main() only dispatches;
  * each command parses its own options and turns statuses into one-line errors. */
 #include "cmd.h"
+#include "core/alloc.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -26,7 +27,8 @@ static const struct command commands[] = {
     {"formats", au_cmd_formats, "list number-format plugins; 'formats show FORMAT': bit layout"},
     {"quantize", au_cmd_quantize, "pass a .npy tensor through a number format (codes, metadata)"},
     {"sweep", au_cmd_sweep, "accuracy and loss under each of several number formats"},
-    {"bitwidth", au_cmd_bitwidth, "narrowest width of a format family within an accuracy threshold"},
+    {"bitwidth", au_cmd_bitwidth,
+     "narrowest width of a format family within an accuracy threshold"},
     {"mixed", au_cmd_mixed, "per-layer widths that follow measured resilience, fewest bits"},
 };
 
@@ -52,6 +54,11 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--version") == 0) {
         printf("aurum %s\n", AU_VERSION);
         return 0;
+    }
+    struct au_diag d = {{0}};
+    if (au_alloc_limit_from_env(&d) < 0) { /* a typo must not silently lift the cap */
+        fprintf(stderr, "aurum: %s\n", d.msg);
+        return 2;
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (strcmp(argv[1], commands[i].name) == 0)

@@ -67,6 +67,7 @@ struct au_hook_args {
     struct au_tensor *const *in; /* pre-hooks may rewrite inputs: this rewrites the stored
                                     tensor (a weight stays rewritten until restored) */
     struct au_tensor *const *out;
+    struct au_diag *diag; /* a hook that fails may say why here (the run prefixes the node) */
 };
 /* Return 0 to continue, a negative status to abort the run with it. */
 typedef int (*au_hook_fn)(void *user, const struct au_hook_args *a);

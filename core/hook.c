@@ -53,7 +53,11 @@ int au_hook_call(struct au_graph *g, int i, unsigned when, struct au_diag *d)
         const struct au_hook_entry *h = &g->hooks[k];
         if (!(h->when & when) || !hook_matches(h, n))
             continue;
+        struct au_diag why = {{0}};
+        a.diag = &why;
         int rc = h->fn(h->user, &a);
+        if (rc && why.msg[0])
+            return au_diag_set(d, rc, "node '%s': %s", au_node_label(n), why.msg);
         if (rc)
             return au_diag_set(d, rc, "node '%s': hook aborted the run (%s)", au_node_label(n),
                                au_strerror(rc));

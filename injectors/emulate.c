@@ -183,7 +183,7 @@ static int act_hook(void *user, const struct au_hook_args *a)
     struct au_pcg32 rng;
     au_pcg32_seed(&rng, e->seed, (uint64_t)a->node_index);
     int rc = au_numsys_quantize_tensor(L->afmt, &L->ablk, a->out[0]->data, e->codes_tmp[li],
-                                       e->meta_tmp[li], &rng, NULL);
+                                       e->meta_tmp[li], &rng, a->diag);
     return rc < 0 ? rc : AU_OK;
 }
 

@@ -469,6 +469,7 @@ static int fmt_create(const struct au_numsys_plugin *pl, const cJSON *params, au
 int au_numsys_fmt_new(const au_numsys_registry *r, const char *spec, au_numsys_fmt **out,
                       struct au_diag *d)
 {
+    *out = NULL; /* callers may free it whatever the outcome */
     const struct au_numsys_plugin *pl = NULL;
     cJSON *params = NULL;
     const char *s = spec;
@@ -484,6 +485,7 @@ int au_numsys_fmt_new(const au_numsys_registry *r, const char *spec, au_numsys_f
 int au_numsys_fmt_with_absmax(const au_numsys_fmt *f, double absmax, au_numsys_fmt **out,
                               struct au_diag *d)
 {
+    *out = NULL;
     const char *name = f->plugin->desc->name;
     if (!au_numsys_fmt_takes_absmax(f))
         return au_diag_set(d, AU_INVALID, "%s: has no '%s' parameter for a profiled scale", name,

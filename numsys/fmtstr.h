@@ -29,7 +29,7 @@ typedef struct au_numsys_fmt au_numsys_fmt;
 /* Parses spec, checks it, creates the plugin instance and checks its layout. The
  * result borrows the registry's plugin: free it before the registry. AU_NOTFOUND
  * (unknown format), AU_FORMAT (syntax), AU_RANGE / AU_INVALID (parameters),
- * AU_PLUGIN (create failed or bad layout), AU_NOMEM. */
+ * AU_PLUGIN (create failed or bad layout), AU_NOMEM. *out is NULL on failure. */
 int au_numsys_fmt_new(const au_numsys_registry *r, const char *spec, au_numsys_fmt **out,
                       struct au_diag *d);
 /* A copy of f with parameter "absmax" set (absmax >= 0, finite). AU_INVALID if the

@@ -34,7 +34,13 @@ for cap in 64K 1M; do
 done
 AURUM_MEMORY_LIMIT=256M "$aurum" run "$work/camp.json" --db "$work/ok.db" --quiet >/dev/null \
     2>"$work/err" || fail "cap 256M: $(tail -1 "$work/err")"
-AURUM_MEMORY_LIMIT=lots "$aurum" run "$work/camp.json" --db "$work/bad.db" --quiet >/dev/null \
-    2>"$work/err" || fail "a bad AURUM_MEMORY_LIMIT must not stop the allocator: $(tail -1 "$work/err")"
-echo "memlimit_cli: caps 256M and 'lots' (ignored) complete"
+# a typo must not silently lift the cap: one line naming the variable, exit 2, no database
+if AURUM_MEMORY_LIMIT=lots "$aurum" run "$work/camp.json" --db "$work/bad.db" --quiet \
+    >/dev/null 2>"$work/err"; then
+    fail "a bad AURUM_MEMORY_LIMIT was accepted"
+fi
+grep -q "AURUM_MEMORY_LIMIT: 'lots'" "$work/err" || fail "bad value: $(tail -1 "$work/err")"
+[ "$(wc -l < "$work/err")" -eq 1 ] || fail "bad value: more than one line"
+[ ! -e "$work/bad.db" ] || fail "bad value: a database was written"
+echo "memlimit_cli: cap 256M completes; 'lots' is one error line"
 rm -rf "$work"
