@@ -9,7 +9,9 @@
 set -u
 aurum=${1:?usage: crash_kill.sh aurum source_root [kills]}
 root=${2:?usage: crash_kill.sh aurum source_root [kills]}
-want_kills=${3:-50}
+# Under AddressSanitizer (10x slower startup) the kills land mostly before the first
+# commit, so a few check that resume is clean there; the 50 run in the release build.
+if [ "${AURUM_ASAN:-0}" = 1 ]; then want_kills=${3:-8}; else want_kills=${3:-50}; fi
 seed=${AURUM_TEST_SEED:-12345}
 RANDOM=$((seed % 32768))
 command -v sqlite3 >/dev/null || { echo "crash_kill: needs the sqlite3 shell (tools/install-deps.sh)"; exit 77; }
