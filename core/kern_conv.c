@@ -252,12 +252,15 @@ static int64_t col_pad_floats(const struct col_plan *cp)
     return cp->phases && !cp->in_place ? phases_floats(&cp->ph) + cp->ph.rs : 0;
 }
 
+static bool doc_fits(const struct au_conv2d *p, int64_t *hp, int64_t *wp);
+
 size_t au_kern_conv2d_scratch(const struct au_conv2d *p)
 {
     const struct au_win2d *g = &p->g;
     if (is_single_channel(p))
         return (size_t)(2 * g->kw) * sizeof(int64_t);
-    if (is_pointwise(p))
+    int64_t hp, wp;
+    if (is_pointwise(p) || doc_fits(p, &hp, &wp))
         return 0;
     struct col_plan cp;
     col_plan_init(p, &cp);
@@ -565,8 +568,9 @@ static inline __attribute__((always_inline)) void sc_span(int co, const float *x
         SC_NV_CASE(3, 1)
         SC_NV_CASE(4, 2)
         SC_NV_CASE(4, 1)
-        SC_NV_CASE(5, 2) SC_NV_CASE(5, 1) SC_NV_CASE(6, 2) SC_NV_CASE(6, 1) default
-            : AU_ASSERT(!"sc_span: co out of range");
+        SC_NV_CASE(5, 2)
+        SC_NV_CASE(5, 1)
+        SC_NV_CASE(6, 2) SC_NV_CASE(6, 1) default : AU_ASSERT(!"sc_span: co out of range");
     }
 #undef SC_NV_CASE
 }
@@ -861,6 +865,148 @@ static bool conv_dw8(const struct au_conv2d *p, const float *x, const float *w, 
     return true;
 }
 
+/* ---- few output channels: direct, the channels of a position in one vector ---- */
+
+/* Small multi-channel convs (LeNet's second: 6 -> 16 channels, 5x5 taps on 14x14) spend
+ * more time in im2col's short runs than in sgemm. With at most DOC_CO output channels one
+ * vector holds a position's outputs: per tap, one weight vector times a broadcast input,
+ * for DOC_POS positions at a time, from a zero-padded copy of the image. Every output is
+ * bias, then w * x tap by tap in (channel, row, column) order, whatever the batch, so a
+ * compacted batch computes the same bits per sample. */
+#define DOC_CO     16
+#define DOC_MAX_K  256
+#define DOC_IN_CAP 8192
+#define DOC_POS    4
+#define DOC_NV     (DOC_CO / SC_VL) /* vectors per position */
+
+struct doc_job {
+    const struct au_conv2d *p;
+    const float *x;
+    float *y;
+    int64_t hp, wp; /* padded plane the windows reach */
+    sc_vec bias[DOC_NV];
+    int32_t off[DOC_MAX_K];       /* tap offsets in the padded image */
+    sc_vec wt[DOC_MAX_K][DOC_NV]; /* weights tap-major: wt[tap][out channel] */
+};
+
+static bool doc_fits(const struct au_conv2d *p, int64_t *hp, int64_t *wp)
+{
+    const struct au_win2d *g = &p->g;
+    if (p->group != 1 || p->c_in < 2 || p->c_out > DOC_CO || is_pointwise(p) ||
+        p->c_in * g->kh * g->kw > DOC_MAX_K || g->oh < 1 || g->ow < 1)
+        return false;
+    *hp = (g->oh - 1) * g->sh + (g->kh - 1) * g->dh + 1;
+    *wp = (g->ow - 1) * g->sw + (g->kw - 1) * g->dw + 1;
+    return *hp <= DOC_IN_CAP && *wp <= DOC_IN_CAP && p->c_in * *hp * *wp <= DOC_IN_CAP;
+}
+
+/* The image's channels, zero-padded to hp x wp (padding as the ONNX definition). */
+static void doc_pad(const struct doc_job *j, const float *x, float *xp)
+{
+    const struct au_win2d *g = &j->p->g;
+    int64_t lo, hi; /* padded columns that hold input */
+    au_kern_range(-g->pl, 1, g->w, j->wp, &lo, &hi);
+    for (int64_t c = 0; c < j->p->c_in; c++)
+        for (int64_t r = 0; r < j->hp; r++) {
+            float *dst = xp + (c * j->hp + r) * j->wp;
+            int64_t ir = r - g->pt;
+            memset(dst, 0, (size_t)j->wp * sizeof(float));
+            if (ir >= 0 && ir < g->h && hi > lo)
+                memcpy(dst + lo, x + (c * g->h + ir) * g->w + (lo - g->pl),
+                       (size_t)(hi - lo) * sizeof(float));
+        }
+}
+
+/* Stores one position's outputs (lanes of the accumulators) into their planes. */
+static inline __attribute__((always_inline)) void doc_store(sc_vec lo, sc_vec hi, float *y,
+                                                            int64_t c_out, int64_t hw)
+{
+    float t[DOC_CO];
+    memcpy(t, &lo, sizeof(lo));
+    memcpy(t + SC_VL, &hi, sizeof(hi));
+    for (int64_t o = 0; o < c_out; o++)
+        y[o * hw] = t[o];
+}
+
+/* DOC_POS (= 4) positions, 16 channels: eight accumulators kept in registers. */
+static inline __attribute__((always_inline)) void
+doc_block4(const struct doc_job *j, const float *base, int64_t sw, int64_t k, float *y, int64_t hw)
+{
+    sc_vec a0 = j->bias[0], a1 = a0, a2 = a0, a3 = a0;
+    sc_vec b0 = j->bias[1], b1 = b0, b2 = b0, b3 = b0;
+    for (int64_t t = 0; t < k; t++) {
+        sc_vec wl = j->wt[t][0], wh = j->wt[t][1];
+        const float *x = base + j->off[t];
+        float x0 = x[0], x1 = x[sw], x2 = x[2 * sw], x3 = x[3 * sw];
+        a0 = a0 + wl * x0, b0 = b0 + wh * x0;
+        a1 = a1 + wl * x1, b1 = b1 + wh * x1;
+        a2 = a2 + wl * x2, b2 = b2 + wh * x2;
+        a3 = a3 + wl * x3, b3 = b3 + wh * x3;
+    }
+    int64_t c = j->p->c_out;
+    doc_store(a0, b0, y, c, hw);
+    doc_store(a1, b1, y + 1, c, hw);
+    doc_store(a2, b2, y + 2, c, hw);
+    doc_store(a3, b3, y + 3, c, hw);
+}
+
+/* One position (the end of a row): the same operations per output. */
+static inline __attribute__((always_inline)) void
+doc_block1(const struct doc_job *j, const float *base, int64_t k, float *y, int64_t hw)
+{
+    sc_vec a0 = j->bias[0], b0 = j->bias[1];
+    for (int64_t t = 0; t < k; t++) {
+        float x0 = base[j->off[t]];
+        a0 = a0 + j->wt[t][0] * x0, b0 = b0 + j->wt[t][1] * x0;
+    }
+    doc_store(a0, b0, y, j->p->c_out, hw);
+}
+
+AU_KERN_CLONES
+static void doc_images(void *arg, int64_t lo, int64_t hi)
+{
+    const struct doc_job *j = arg;
+    const struct au_conv2d *p = j->p;
+    const struct au_win2d *g = &p->g;
+    float xp[DOC_IN_CAP];
+    int64_t k = p->c_in * g->kh * g->kw, hw = g->oh * g->ow;
+    for (int64_t n = lo; n < hi; n++) {
+        doc_pad(j, j->x + n * p->c_in * g->h * g->w, xp);
+        float *yn = j->y + n * p->c_out * hw;
+        for (int64_t oy = 0; oy < g->oh; oy++)
+            for (int64_t ox = 0; ox < g->ow; ox += DOC_POS) {
+                const float *base = xp + oy * g->sh * j->wp + ox * g->sw;
+                float *yo = yn + oy * g->ow + ox;
+                if (g->ow - ox >= DOC_POS)
+                    doc_block4(j, base, g->sw, k, yo, hw);
+                else
+                    for (int64_t q = 0; q < g->ow - ox; q++)
+                        doc_block1(j, base + q * g->sw, k, yo + q, hw);
+            }
+    }
+}
+
+static bool conv_doc(const struct au_conv2d *p, const float *x, const float *w, const float *bias,
+                     float *y)
+{
+    struct doc_job j = {.p = p, .x = x, .y = y};
+    if (!doc_fits(p, &j.hp, &j.wp))
+        return false;
+    const struct au_win2d *g = &p->g;
+    int64_t k = p->c_in * g->kh * g->kw;
+    for (int64_t c = 0, t = 0; c < p->c_in; c++)
+        for (int64_t ki = 0; ki < g->kh; ki++)
+            for (int64_t kj = 0; kj < g->kw; kj++, t++) {
+                j.off[t] = (int32_t)((c * j.hp + ki * g->dh) * j.wp + kj * g->dw);
+                for (int64_t o = 0; o < DOC_CO; o++)
+                    j.wt[t][o / SC_VL][o % SC_VL] = o < p->c_out ? w[o * k + t] : 0.0f;
+            }
+    for (int64_t o = 0; o < DOC_CO; o++)
+        j.bias[o / SC_VL][o % SC_VL] = bias && o < p->c_out ? bias[o] : 0.0f;
+    au_kern_parallel(p->n, p->c_out * g->oh * g->ow * k, doc_images, &j);
+    return true;
+}
+
 void au_kern_conv2d(const struct au_conv2d *p, const float *x, const float *w, const float *bias,
                     float *y, void *scratch)
 {
@@ -871,6 +1017,6 @@ void au_kern_conv2d(const struct au_conv2d *p, const float *x, const float *w, c
         return;
     else if (is_pointwise(p))
         conv_pointwise(p, x, w, bias, y);
-    else
+    else if (!conv_doc(p, x, w, bias, y))
         conv_im2col(p, x, w, bias, y, scratch);
 }

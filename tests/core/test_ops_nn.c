@@ -466,8 +466,9 @@ static int infer_only(struct au_node *node, int n_in, const struct au_tensor *co
 static void test_conv_inf_weight_same_on_every_path(void)
 {
     int64_t pads[4] = {1, 1, 1, 1};
-    for (int depthwise = 0; depthwise < 2; depthwise++) {
-        int64_t c = depthwise ? 2 : 1, xne[4] = {1, c, 5, 5}, wne[4] = {c, 1, 3, 3};
+    for (int mode = 0; mode < 3; mode++) { /* one channel, depthwise, dense 2 -> 2 (direct) */
+        int depthwise = mode == 1;
+        int64_t c = mode ? 2 : 1, xne[4] = {1, c, 5, 5}, wne[4] = {c, mode == 2 ? 2 : 1, 3, 3};
         struct tensor_buf x, w;
         tb_init(&x, 4, xne);
         tb_init(&w, 4, wne);
@@ -475,7 +476,7 @@ static void test_conv_inf_weight_same_on_every_path(void)
         struct node_b nb;
         nb_init(&nb, "c", "Conv");
         nb_ints(&nb, "pads", 4, pads);
-        nb_int(&nb, "group", c);
+        nb_int(&nb, "group", depthwise ? c : 1);
         const struct au_tensor *in[2] = {&x.t, &w.t};
         struct au_tensor y;
         struct au_diag d;
@@ -549,7 +550,7 @@ static void test_conv_errors_name_node_and_reason(void)
 static void test_conv_run_refuses_short_scratch(void)
 {
     struct tensor_buf x, w;
-    int64_t xne[4] = {1, 2, 6, 6}, wne[4] = {3, 2, 3, 3};
+    int64_t xne[4] = {1, 2, 6, 6}, wne[4] = {17, 2, 3, 3}; /* over 16 outputs: im2col */
     tb_init(&x, 4, xne);
     tb_init(&w, 4, wne);
     struct node_b nb;
@@ -562,7 +563,7 @@ static void test_conv_run_refuses_short_scratch(void)
     struct au_diag d;
     CHECK_EQ_INT(find_def("Conv")->infer(&ctx, &scratch, &d), 0);
     CHECK(scratch >= 2 * 9 * 16 * sizeof(float));
-    float ybuf[48];
+    float ybuf[17 * 16];
     y.data = ybuf;
     ctx.scratch = ybuf;
     ctx.scratch_bytes = 16;
@@ -612,13 +613,16 @@ static void test_conv_fixed_shapes_on_every_path(void)
         {2, 4, 2, 23, 3, 5, 1, 1, 2},    /* direct: stride 5 -> generic */
         {1, 3, 1, 5000, 3, 1, 1, 1, 1},  /* direct: row too wide -> generic */
         {2, 2, 2, 3100, 3, 1, 1, 1, 1},  /* depthwise, too wide */
-        {3, 4, 1, 3, 3, 1, 20, 20, 2},   /* im2col: huge dilation -> generic unfold */
-        {3, 4, 1, 23, 3, 5, 1, 1, 2},    /* im2col: stride 5 -> generic unfold */
-        {3, 5, 1, 21, 3, 4, 1, 1, 2},    /* im2col: stride 4, phase 3 unused */
-        {4, 6, 1, 14, 1, 2, 1, 0, 2},    /* im2col: 1x1 stride 2, one phase */
+        {3, 17, 1, 3, 3, 1, 20, 20, 2},  /* im2col: huge dilation -> generic unfold */
+        {3, 17, 1, 23, 3, 5, 1, 1, 2},   /* im2col: stride 5 -> generic unfold */
+        {3, 18, 1, 21, 3, 4, 1, 1, 2},   /* im2col: stride 4, phase 3 unused */
+        {4, 18, 1, 14, 1, 2, 1, 0, 2},   /* im2col: 1x1 stride 2, one phase */
         {4, 6, 2, 17, 3, 2, 3, 2, 2},    /* im2col: grouped, dilated, strided */
+        {3, 4, 1, 3, 3, 1, 20, 20, 2},   /* direct by channels: huge dilation, all padding */
+        {3, 5, 1, 23, 3, 5, 1, 1, 2},    /* direct by channels: stride 5, partial blocks */
+        {4, 16, 1, 17, 3, 2, 3, 2, 2},   /* direct by channels: dilated, strided, padded */
         {1, 6, 1, 28, 5, 1, 1, 2, 2},    /* LeNet conv1 */
-        {6, 16, 1, 14, 5, 1, 1, 0, 2},   /* LeNet conv2 */
+        {6, 16, 1, 14, 5, 1, 1, 0, 2},   /* LeNet conv2: direct by channels */
         {16, 32, 1, 28, 3, 2, 1, 1, 2},  /* ResNet downsampling */
         {32, 32, 32, 14, 3, 2, 1, 1, 2}, /* MobileNet depthwise, stride 2 */
     };
