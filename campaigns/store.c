@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #define BUSY_TIMEOUT_MS 5000
 #define MAX_LAYER       (1 << 20) /* layer indices beyond this are a caller bug or garbage */
@@ -585,11 +586,14 @@ static int configure(au_store *s, struct au_diag *d)
 {
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-    if (!s->rdonly && sqlite3_db_readonly(s->db, "main") == 1)
+    if (!s->rdonly && sqlite3_db_readonly(s->db, "main") == 1) {
+        struct statvfs fs;
+        bool ro_fs = statvfs(s->path, &fs) == 0 && (fs.f_flag & ST_RDONLY);
         return au_diag_set(d, AU_IO,
-                           "%s: database is read-only (file permissions); open it with "
-                           "AU_STORE_RDONLY to read results",
-                           s->path);
+                           "%s: database is read-only (%s); its results can still be read "
+                           "with aurum query and aurum report",
+                           s->path, ro_fs ? "read-only file system" : "file permissions");
+    }
     int rc = count_query(s, "PRAGMA schema_version", &(int64_t){0}, d); // NOTADB shows here
     // Schema first: journal_mode=WAL is persistent, so a foreign file must be refused
     // before it, not left switched to WAL (tests/hardening/old_schema.sh).
