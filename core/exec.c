@@ -128,10 +128,10 @@ static int64_t dirty_rows(struct au_graph *g, int i, unsigned char *mask)
 }
 
 /* Recompute node i of a resumed run (its outputs already point at the trial arena). */
-static int rerun_node(struct au_graph *g, int i, int node, unsigned flags, struct au_diag *d)
+static int rerun_node(struct au_graph *g, int i, int node, bool reuse, unsigned flags,
+                      struct au_diag *d)
 {
     unsigned char *mask = rows_of(g, g->n_values);
-    bool reuse = i == node && (flags & AU_RUN_REUSE_OUTPUT);
     int64_t nr = g->batch;
     if (!reuse && i != node && (flags & AU_RUN_COMPACT) && g->row_safe[i])
         nr = dirty_rows(g, i, mask);
@@ -171,9 +171,13 @@ int au_graph_run_from(struct au_graph *g, int node, unsigned flags, struct au_di
     g->last_n_run = 0;
     for (int i = node; i < g->n_nodes; i++) {
         const struct au_node *n = &g->nodes[i];
-        if (n->folded || (i != node && !node_needs_run(g, i)))
+        unsigned force = g->forced ? g->forced[i] : 0;
+        bool clean = i != node && !node_needs_run(g, i);
+        if (n->folded || (clean && !force))
             continue;
-        bool reuse = i == node && (flags & AU_RUN_REUSE_OUTPUT);
+        /* a forced node with clean inputs recomputes only if its weights changed */
+        bool reuse =
+            i == node ? (flags & AU_RUN_REUSE_OUTPUT) != 0 : clean && !(force & AU_FORCE_RUN);
         for (int k = 0; k < n->n_out; k++) {
             int v = n->out[k];
             if (v >= 0) {
@@ -184,7 +188,7 @@ int au_graph_run_from(struct au_graph *g, int node, unsigned flags, struct au_di
                            au_tensor_nbytes(&g->rt[v]));
             }
         }
-        int rc = rerun_node(g, i, node, flags, d);
+        int rc = rerun_node(g, i, node, reuse, flags, d);
         if (rc) {
             au_diag_prefix(d, au_graph_source(g));
             return rc;
@@ -201,6 +205,11 @@ int au_graph_run_from(struct au_graph *g, int node, unsigned flags, struct au_di
             g->last_masked = false;
     }
     return AU_OK;
+}
+
+void au_graph_set_forced(struct au_graph *g, const unsigned char *per_node)
+{
+    g->forced = per_node;
 }
 
 bool au_graph_last_masked(const struct au_graph *g)

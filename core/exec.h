@@ -34,6 +34,13 @@ int au_graph_run(struct au_graph *g, struct au_diag *d);
  * differ from golden, when at most half of the batch does. Same bits as a full run. */
 #define AU_RUN_COMPACT 4u
 int au_graph_run_from(struct au_graph *g, int node, unsigned flags, struct au_diag *d);
+/* Nodes run_from must not skip when their inputs are clean (a fault is pending there,
+ * and an earlier fault may have been masked): per node, 0 or AU_FORCE_HOOK (its golden
+ * output is taken and its post-hooks run, as AU_RUN_REUSE_OUTPUT does for the start node)
+ * or AU_FORCE_RUN (recomputed: its weights changed). Borrowed until cleared with NULL. */
+#define AU_FORCE_HOOK 1u
+#define AU_FORCE_RUN  2u
+void au_graph_set_forced(struct au_graph *g, const unsigned char *per_node);
 /* After run_from: true if no graph output differs from golden (fault masked). */
 bool au_graph_last_masked(const struct au_graph *g);
 /* After run_from: number of nodes recomputed. */

@@ -48,7 +48,8 @@ struct au_graph {
     int *last_use;           /* per value: last node index reading it */
 
     /* run_from */
-    unsigned char *dirty; /* per value */
+    unsigned char *dirty;        /* per value */
+    const unsigned char *forced; /* per node, AU_FORCE_* (borrowed; NULL: none) */
     bool last_masked;
     int last_n_run;
     /* row compaction (rows.c): per value a byte per batch row, set while the row differs

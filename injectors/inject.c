@@ -35,7 +35,7 @@ struct au_inject {
     int n_slots;
     int *rec_off; /* per slot: first record index */
     struct au_flip_record *rec;
-    unsigned char *pending; /* per node */
+    unsigned char *pending; /* per node: AU_FORCE_HOOK (activation fault), AU_FORCE_RUN (weights) */
     int status;
     struct au_diag *diag;
     /* scratch */
@@ -175,7 +175,7 @@ static int inject_hook(void *user, const struct au_hook_args *a)
 {
     struct au_inject *inj = user;
     int node = a->node_index;
-    if (inj->pending && inj->pending[node]) {
+    if (inj->pending && (inj->pending[node] & AU_FORCE_HOOK)) {
         int li = au_emul_layer_of_node(inj->e, node);
         const struct inj_layer *L = &inj->layers[li];
         float *x = a->out[0]->data;
@@ -314,6 +314,7 @@ static int apply_weights(struct au_inject *inj, const struct au_inject_site *ws,
         rc = apply_site(inj, L, AU_TENSOR_WEIGHT, w, 0, 0, &ws[k], &rng, &rec[k], d);
         if (rc)
             return rc;
+        inj->pending[L->node] |= AU_FORCE_RUN; /* even if an earlier fault was masked */
         if (L->node < *first_node)
             *first_node = L->node;
     }
@@ -349,7 +350,7 @@ int au_inject_run(struct au_inject *inj, const struct au_slot_faults *slots, int
             if (s->layer < 0 || s->layer >= inj->n_layers || s->tensor != AU_TENSOR_ACT)
                 return au_diag_set(d, AU_RANGE, "slot %d: bad activation fault site", b);
             int node = inj->layers[s->layer].node;
-            inj->pending[node] = 1;
+            inj->pending[node] |= AU_FORCE_HOOK;
             first = node < first ? node : first;
             records[n_rec + k].slot = b;
         }
@@ -363,11 +364,15 @@ int au_inject_run(struct au_inject *inj, const struct au_slot_faults *slots, int
     int rc = apply_weights(inj, wsites, n_w, records + n_rec, &first, d);
     if (!rc && inj->naive)
         rc = au_graph_run(inj->g, d);
-    else if (!rc && first < n_nodes) /* with weight faults the first layer must rerun */
+    else if (!rc && first < n_nodes) { /* with weight faults the first layer must rerun */
+        /* every faulty node runs, even where an earlier fault was masked on the way */
+        au_graph_set_forced(inj->g, inj->pending);
         rc = au_graph_run_from(inj->g, first,
                                AU_RUN_PRUNE_MASKED | (n_w ? 0u : AU_RUN_REUSE_OUTPUT) |
                                    (inj->compact ? AU_RUN_COMPACT : 0u),
                                d);
+        au_graph_set_forced(inj->g, NULL);
+    }
     restore_weights(inj);
     memset(inj->pending, 0, (size_t)n_nodes);
     inj->n_slots = 0;

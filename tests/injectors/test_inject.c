@@ -166,6 +166,44 @@ static int changed_elems(struct fixture *f, int layer, const struct au_inject_si
     return count;
 }
 
+/* Faults of one run in different layers: the first is a no-op (stuck-at its own value), so
+ * it is masked at once and nothing downstream is dirty; the later layer's fault (and a
+ * weight fault there) must still be applied, exactly as a full rerun does. */
+static void test_fault_after_a_masked_one_still_applies(void)
+{
+    struct fixture f;
+    if (setup(&f, "fp32"))
+        return;
+    struct au_tensor g0;
+    int node0 = au_emul_layer(f.e, 0)->node;
+    au_graph_golden(f.g, au_graph_node(f.g, node0)->out[0], &g0);
+    uint32_t kind0 = signbit(((const float *)g0.data)[0]) ? AU_FAULT_STUCK1 : AU_FAULT_STUCK0;
+    size_t nb = au_tensor_nbytes(au_graph_output(f.g, 0));
+    float *fast = malloc(nb), *gold = malloc(nb);
+    struct au_diag d;
+    memcpy(gold, au_graph_output(f.g, 0)->data, nb);
+    for (int with_w = 0; with_w < 2; with_w++) {
+        struct au_inject_site s0 = {0, AU_TENSOR_ACT, AU_FAULT_ELEM, kind0, 0, 31};
+        struct au_inject_site s1 = {2, AU_TENSOR_ACT, AU_FAULT_ELEM, AU_FAULT_FLIP, 0, 30};
+        struct au_inject_site w = {3, AU_TENSOR_WEIGHT, AU_FAULT_ELEM, AU_FAULT_FLIP, 0, 30};
+        struct au_slot_faults slots[2] = {{&s0, 1, 1}, {&s1, 1, 2}};
+        struct au_flip_record rec[3];
+        au_inject_set_naive(f.inj, false);
+        CHECK_EQ_INT(au_inject_run(f.inj, slots, 2, &w, with_w, rec, &d), 0);
+        memcpy(fast, au_graph_output(f.g, 0)->data, nb);
+        au_inject_set_naive(f.inj, true);
+        CHECK_EQ_INT(au_inject_run(f.inj, slots, 2, &w, with_w, rec, &d), 0);
+        CHECK(memcmp(fast, au_graph_output(f.g, 0)->data, nb) == 0);
+        size_t row = nb / B; /* slot 1's logits moved: its fault was applied */
+        CHECK(memcmp((char *)fast + row, (char *)gold + row, row) != 0);
+        au_inject_set_naive(f.inj, false);
+        CHECK_EQ_INT(au_inject_golden(f.inj, &d), 0);
+    }
+    free(fast);
+    free(gold);
+    teardown(&f);
+}
+
 static void test_metadata_flip_changes_only_its_block(void)
 {
     struct fixture f;
@@ -320,6 +358,7 @@ int main(void)
     test_fast_path_equals_full_rerun("bfp{mantissa:7,exponent:4,block:16}", AU_FAULT_META);
     test_fast_path_equals_full_rerun("afp{bits:8,exponent:3,block:16}", AU_FAULT_META);
     test_requantize_metadata();
+    test_fault_after_a_masked_one_still_applies();
     test_metadata_flip_changes_only_its_block();
     test_element_flip_changes_only_its_element();
     test_weight_faults_are_undone();
