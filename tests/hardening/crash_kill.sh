@@ -15,34 +15,17 @@ if [ "${AURUM_ASAN:-0}" = 1 ]; then want_kills=${3:-8}; else want_kills=${3:-50}
 seed=${AURUM_TEST_SEED:-12345}
 RANDOM=$((seed % 32768))
 command -v sqlite3 >/dev/null || { echo "crash_kill: needs the sqlite3 shell (tools/install-deps.sh)"; exit 77; }
+. "$root/tests/hardening/lib.sh"
 work=$(mktemp -d "${TMPDIR:-/tmp}/au_crash_kill.XXXXXX")
 fail() {
     echo "crash_kill: FAIL: $* (seed $seed, files kept in $work)" >&2
     exit 1
 }
 
-# 48,000 single-flip trials on LeNet-5 (about 8 s with 2 workers): long enough that 50 kills
+# 48,000 single-flip trials on LeNet-5 (seconds with 2 workers): long enough that 50 kills
 # with delays of 0.1-0.7 s land inside it, from the golden run to the last commits. Should
 # a run finish between kills (fast machine), the next kills start a new database (round).
-cat >"$work/camp.json" <<EOF
-{"name": "crash-kill", "model": "$root/models/lenet5.onnx",
- "data": {"inputs": "$root/models/data/fmnist_eval_x.npy",
-          "labels": "$root/models/data/fmnist_eval_y.npy", "samples": 300, "only_correct": true},
- "seed": 5, "database": "$work/unused.db", "batch": 32,
- "formats": {"activations": "fp16", "weights": "fp16"},
- "targets": {"tensors": ["activations", "weights"], "bits": ["data"]},
- "process": {"type": "per_layer", "flips": 1, "trials": 4800}}
-EOF
-
-q() { sqlite3 -batch -noheader "$1" "$2"; }
-trial_rows() {
-    q "$1" "SELECT trial, layer, tensor_kind, bit_kind, n_flips, sample, n_samples, quote(loss),
-            quote(delta_loss), quote(mismatch), outcome, detected FROM trials ORDER BY trial"
-}
-flip_rows() {
-    q "$1" "SELECT trial, seq, layer, tensor_kind, is_meta, idx, bit, field, quote(value_before),
-            quote(value_after) FROM flips ORDER BY trial, seq"
-}
+lenet_campaign "$work/camp.json" crash-kill 5 4800
 
 start=$(date +%s)
 "$aurum" run "$work/camp.json" --db "$work/ref.db" --jobs 2 --quiet >/dev/null 2>"$work/ref.log" ||

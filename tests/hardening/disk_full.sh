@@ -11,6 +11,7 @@ set -u
 aurum=${1:?usage: disk_full.sh aurum source_root}
 root=${2:?usage: disk_full.sh aurum source_root}
 command -v sqlite3 >/dev/null || { echo "disk_full: needs the sqlite3 shell (tools/install-deps.sh)"; exit 77; }
+. "$root/tests/hardening/lib.sh"
 work=$(mktemp -d "${TMPDIR:-/tmp}/au_disk_full.XXXXXX")
 mnt=$work/mnt
 mkdir -p "$mnt"
@@ -25,25 +26,8 @@ fail() {
 }
 
 # 4,800 single-flip trials on LeNet-5, 15 units: a database of about 600 KB.
-cat >"$work/camp.json" <<EOF
-{"name": "disk-full", "model": "$root/models/lenet5.onnx",
- "data": {"inputs": "$root/models/data/fmnist_eval_x.npy",
-          "labels": "$root/models/data/fmnist_eval_y.npy", "samples": 300, "only_correct": true},
- "seed": 7, "database": "$work/unused.db", "batch": 32,
- "formats": {"activations": "fp16", "weights": "fp16"},
- "targets": {"tensors": ["activations", "weights"], "bits": ["data"]},
- "process": {"type": "per_layer", "flips": 1, "trials": 480}}
-EOF
+lenet_campaign "$work/camp.json" disk-full 7 480
 
-q() { sqlite3 -batch -noheader "$1" "$2"; }
-trial_rows() {
-    q "$1" "SELECT trial, layer, tensor_kind, bit_kind, n_flips, sample, n_samples, quote(loss),
-            quote(delta_loss), quote(mismatch), outcome, detected FROM trials ORDER BY trial"
-}
-flip_rows() {
-    q "$1" "SELECT trial, seq, layer, tensor_kind, is_meta, idx, bit, field, quote(value_before),
-            quote(value_after) FROM flips ORDER BY trial, seq"
-}
 run() { # db jobs [extra args]: exit status of aurum run, stderr in $work/err
     local db=$1 jobs=$2
     shift 2
