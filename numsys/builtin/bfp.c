@@ -186,18 +186,6 @@ static int encode_block(const au_numsys_inst *s, const float *x, size_t n, uint6
     return n_nan;
 }
 
-static int bfp_encode(const au_numsys_inst *s, const float *x, size_t n, uint64_t *codes,
-                      uint64_t *meta, struct au_pcg32 *rng)
-{
-    size_t bl = s->kind == AU_BLOCK_ELEMS ? s->block_len : n;
-    int n_nan = 0;
-    if (s->rnd == RND_SR && !rng)
-        return AU_INVALID;
-    for (size_t b0 = 0, k = 0; b0 < n; b0 += bl, k++)
-        n_nan += encode_block(s, x + b0, n - b0 < bl ? n - b0 : bl, codes + b0, meta + k, rng);
-    return n_nan ? AU_NUMSYS_NAN_ZEROED : 0;
-}
-
 static int bfp_decode(const au_numsys_inst *s, const uint64_t *codes, const uint64_t *meta,
                       size_t n, float *y)
 {
@@ -304,6 +292,58 @@ static int quantize_block_fast(const au_numsys_inst *s, float *x, size_t n)
         memcpy(x + i, t, (n - i) * sizeof(float));
     }
     return 0;
+}
+
+/* encode_block on 4 lanes for a NaN-free block rounded to nearest or toward zero: the
+ * magnitudes quant4 computes before scaling back, as integers. Returns -1 (nothing
+ * written) for the blocks the scalar path must take. */
+static int encode_fast(const au_numsys_inst *s, const float *x, size_t n, uint64_t *codes,
+                       uint64_t *meta)
+{
+    int has_nan;
+    if (s->rnd == RND_SR)
+        return -1;
+    float mx = absmax_fast(x, n, &has_nan);
+    if (has_nan)
+        return -1;
+    int e = mx > 0 ? floor_log2f(mx) : s->emin;
+    e = e < s->emin ? s->emin : e > s->emax ? s->emax : e;
+    const int sh = e - s->m + 1, tz = s->rnd == RND_TZ, div = sh < -127;
+    const vi4 sgn = {INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN};
+    const vf4 u = vsplat(pow2f(sh)), inv = vsplat(div ? 0.0f : pow2f(-sh));
+    const vf4 mmax = vsplat(s->mmax), big = vsplat(8388608.0f);
+    const uint64_t sign = 1ull << s->m;
+    *meta = (uint64_t)(e + s->bias);
+    for (size_t i = 0; i < n; i += 4) {
+        float t[4] = {0};
+        size_t k = n - i < 4 ? n - i : 4;
+        memcpy(t, x + i, k * sizeof(float));
+        vf4 x0, q;
+        memcpy(&x0, t, 16);
+        q = (vf4)((vi4)x0 & ~sgn);
+        q = div ? q / u : q * inv;
+        q = vsel(q < mmax, q, mmax);
+        q = tz ? __builtin_convertvector(__builtin_convertvector(q, vi4), vf4) : (q + big) - big;
+        vi4 mag = __builtin_convertvector(q, vi4), neg = (vi4)x0 & sgn;
+        for (size_t j = 0; j < k; j++)
+            codes[i + j] = (neg[j] ? sign : 0) | (uint64_t)mag[j];
+    }
+    return 0;
+}
+
+static int bfp_encode(const au_numsys_inst *s, const float *x, size_t n, uint64_t *codes,
+                      uint64_t *meta, struct au_pcg32 *rng)
+{
+    size_t bl = s->kind == AU_BLOCK_ELEMS ? s->block_len : n;
+    int n_nan = 0;
+    if (s->rnd == RND_SR && !rng)
+        return AU_INVALID;
+    for (size_t b0 = 0, k = 0; b0 < n; b0 += bl, k++) {
+        size_t len = n - b0 < bl ? n - b0 : bl;
+        if (encode_fast(s, x + b0, len, codes + b0, meta + k) < 0)
+            n_nan += encode_block(s, x + b0, len, codes + b0, meta + k, rng);
+    }
+    return n_nan ? AU_NUMSYS_NAN_ZEROED : 0;
 }
 
 static int quantize_block_scalar(const au_numsys_inst *s, float *x, size_t n, struct au_pcg32 *rng)
