@@ -270,10 +270,19 @@ bool au_graph_golden(const struct au_graph *g, int value, struct au_tensor *out)
     return true;
 }
 
+/* OpenBLAS's own thread pool (pthreads build): its idle threads spin on sched_yield for a
+ * while after every wake-up, which in a campaign (one BLAS thread per worker) took a
+ * quarter of the process's CPU time. With one thread they have nothing to do, so they are
+ * stopped; a later call for more threads starts them again. Weak: other OpenBLAS builds
+ * (OpenMP, serial) lack it. */
+extern void blas_thread_shutdown_(void) __attribute__((weak));
+
 void au_set_threads(int n)
 {
     if (n > 0)
         openblas_set_num_threads(n);
+    if (n == 1 && blas_thread_shutdown_)
+        blas_thread_shutdown_();
 }
 
 void *au_graph_arena_new(const struct au_graph *g)
