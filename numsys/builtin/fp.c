@@ -429,12 +429,42 @@ static int fp_decode(const au_numsys_inst *f, const uint64_t *codes, const uint6
     return 0;
 }
 
+/* Stochastic rounding of values in the target's interior binades (above the lowest, below
+ * the top one, so no tiny/subnormal rule, overflow or reserved code applies): the float's
+ * low 23 - m bits are dropped and one ulp of the target added with probability rem / ulp,
+ * from the same single draw encode_slow makes (none when rem is 0); a carry moves into the
+ * next binade by itself. Everything else goes through encode_slow, so the stream of draws
+ * and the results are those of the general path. */
+static int quantize_stoch(const au_numsys_inst *f, float *x, size_t n, struct au_pcg32 *rng)
+{
+    const int rs = 23 - f->m;
+    const uint32_t mask = (1u << rs) - 1;
+    const int top = (int)(f2u(decode1(f, f->max_mag)) >> 23) - 127; /* binade of the max */
+    int nan_zeroed = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = f2u(x[i]), a = u & 0x7fffffffu;
+        int fe = (int)(a >> 23), ex = fe - 127;
+        if (fe == 0 || fe == 255 || ex <= f->emin || ex >= top) {
+            x[i] = decode1(f, encode_slow(f, x[i], rng, &nan_zeroed));
+            continue;
+        }
+        uint32_t rem = a & mask;
+        if (rem)
+            a = (a & ~mask) +
+                ((uint32_t)((uint64_t)au_pcg32_next(rng) < ((uint64_t)rem << (32 - rs))) << rs);
+        x[i] = u2f((u & 0x80000000u) | a);
+    }
+    return nan_zeroed ? AU_NUMSYS_NAN_ZEROED : 0;
+}
+
 static int fp_quantize(const au_numsys_inst *f, float *x, size_t n, struct au_pcg32 *rng)
 {
     if (f->fast)
         return quantize_fast(f, x, n);
     if (f->rounding == RND_STOCH && !rng)
         return -1;
+    if (f->rounding == RND_STOCH && f->m < 23)
+        return quantize_stoch(f, x, n, rng);
     int nan_zeroed = 0;
     for (size_t i = 0; i < n; i++)
         x[i] = decode1(f, encode_slow(f, x[i], rng, &nan_zeroed));

@@ -221,11 +221,18 @@ static void test_fp_stochastic_rounding_is_unbiased(void)
     fc_close(&p);
     if (fc_open(&p, "fp",
                 "{\"exponent\":3,\"mantissa\":2,\"subnormals\":false,"
-                "\"rounding\":\"stochastic\"}") == 0)
+                "\"rounding\":\"stochastic\"}") == 0) {
         fc_check_stochastic(&p, &o, 0.1f, 0.0, 0.15625, 40000); /* between 0 and v1 */
+        fc_check_quantize_matches(&p, 20000, 40.0f);            /* lowest binade, overflow */
+    }
     fc_close(&p);
-    if (fc_open(&p, "fp", "{\"exponent\":8,\"mantissa\":7,\"rounding\":\"stochastic\"}") == 0)
+    if (fc_open(&p, "fp", "{\"exponent\":8,\"mantissa\":7,\"rounding\":\"stochastic\"}") == 0) {
         fc_check_stochastic(&p, &o, 1.505859375f, 1.5, 1.5 + 1.0 / 128, 40000);
+        fc_check_quantize_matches(&p, 50000, 1e38f);
+    }
+    fc_close(&p);
+    if (fc_open(&p, "fp", "{\"exponent\":5,\"mantissa\":10,\"rounding\":\"stochastic\"}") == 0)
+        fc_check_quantize_matches(&p, 50000, 1e5f); /* fp16's interior, top binade, overflow */
     fc_close(&p);
 }
 
