@@ -230,12 +230,13 @@ static inline float mag_value_fast(const au_numsys_inst *s, uint64_t c, int b)
 }
 
 static int encode_fast(const au_numsys_inst *s, const float *x, size_t n, uint64_t *codes, int b);
+static float absmax_fast(const float *x, size_t n, int *nan);
 
 static int encode_block(const au_numsys_inst *s, const float *x, size_t n, uint64_t *codes,
                         uint64_t *meta, struct au_pcg32 *rng)
 {
     int n_nan = 0;
-    int b = block_bias(s, absmax_finite(x, n, &n_nan));
+    int b = block_bias(s, absmax_fast(x, n, &n_nan));
     const uint64_t mask = ((uint64_t)1 << s->bb) - 1;
     *meta = (uint64_t)(int64_t)b & mask;
     if (!n_nan && encode_fast(s, x, n, codes, b) == 0)
@@ -385,17 +386,22 @@ static int encode_fast(const au_numsys_inst *s, const float *x, size_t n, uint64
         return -1;
     struct lanes l;
     make_lanes(s, b, &l);
-    const uint64_t sign = 1ull << (s->n - 1), mm = (1ull << s->m) - 1;
+    const vi4 sgn = {INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN}, zero = {0, 0, 0, 0};
+    const vi4 ebias = zero + ((127 + b) << s->m), mm = zero + ((1 << s->m) - 1);
+    const vi4 sign = zero + (int32_t)(1u << (s->n - 1));
     for (size_t i = 0; i < n; i += 4) {
         float t[4] = {0};
         size_t k = n - i < 4 ? n - i : 4;
         memcpy(t, x + i, k * sizeof(float));
         quant4(&l, t);
-        for (size_t j = 0; j < k; j++) {
-            uint32_t u = f2u(t[j]), a = u & 0x7FFFFFFFu;
-            uint64_t c = a ? ((uint64_t)((int)(a >> 23) - 127 - b) << s->m) + (a >> l.sh & mm) : 0;
-            codes[i + j] = (u >> 31 ? sign : 0) | c;
-        }
+        vi4 u, a, c;
+        memcpy(&u, t, 16);
+        a = u & ~sgn;
+        /* exponent field (a >> 23) - 127 - b, shifted, plus the top m mantissa bits */
+        c = ((a >> 23) << s->m) - ebias + ((a >> l.sh) & mm);
+        c = (c & (a != zero)) | (sign & ((u & sgn) != zero));
+        for (size_t j = 0; j < k; j++)
+            codes[i + j] = (uint32_t)c[j];
     }
     return 0;
 }
