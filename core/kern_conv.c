@@ -928,16 +928,20 @@ static inline __attribute__((always_inline)) void doc_store(sc_vec lo, sc_vec hi
         y[o * hw] = t[o];
 }
 
-/* DOC_POS (= 4) positions, 16 channels: eight accumulators kept in registers. */
-static inline __attribute__((always_inline)) void
-doc_block4(const struct doc_job *j, const float *base, int64_t sw, int64_t k, float *y, int64_t hw)
+/* np (1..4) positions, 16 channels: eight accumulators kept in registers; a short tail
+ * repeats its last position so the chains stay independent. */
+static inline __attribute__((always_inline)) void doc_block4(const struct doc_job *j,
+                                                             const float *base, int64_t sw, int np,
+                                                             int64_t k, float *y, int64_t hw)
 {
+    const int64_t s1 = (np > 1 ? 1 : np - 1) * sw, s2 = (np > 2 ? 2 : np - 1) * sw,
+                  s3 = (np > 3 ? 3 : np - 1) * sw;
     sc_vec a0 = j->bias[0], a1 = a0, a2 = a0, a3 = a0;
     sc_vec b0 = j->bias[1], b1 = b0, b2 = b0, b3 = b0;
     for (int64_t t = 0; t < k; t++) {
         sc_vec wl = j->wt[t][0], wh = j->wt[t][1];
         const float *x = base + j->off[t];
-        float x0 = x[0], x1 = x[sw], x2 = x[2 * sw], x3 = x[3 * sw];
+        float x0 = x[0], x1 = x[s1], x2 = x[s2], x3 = x[s3];
         a0 = a0 + wl * x0, b0 = b0 + wh * x0;
         a1 = a1 + wl * x1, b1 = b1 + wh * x1;
         a2 = a2 + wl * x2, b2 = b2 + wh * x2;
@@ -945,21 +949,12 @@ doc_block4(const struct doc_job *j, const float *base, int64_t sw, int64_t k, fl
     }
     int64_t c = j->p->c_out;
     doc_store(a0, b0, y, c, hw);
-    doc_store(a1, b1, y + 1, c, hw);
-    doc_store(a2, b2, y + 2, c, hw);
-    doc_store(a3, b3, y + 3, c, hw);
-}
-
-/* One position (the end of a row): the same operations per output. */
-static inline __attribute__((always_inline)) void
-doc_block1(const struct doc_job *j, const float *base, int64_t k, float *y, int64_t hw)
-{
-    sc_vec a0 = j->bias[0], b0 = j->bias[1];
-    for (int64_t t = 0; t < k; t++) {
-        float x0 = base[j->off[t]];
-        a0 = a0 + j->wt[t][0] * x0, b0 = b0 + j->wt[t][1] * x0;
-    }
-    doc_store(a0, b0, y, j->p->c_out, hw);
+    if (np > 1)
+        doc_store(a1, b1, y + 1, c, hw);
+    if (np > 2)
+        doc_store(a2, b2, y + 2, c, hw);
+    if (np > 3)
+        doc_store(a3, b3, y + 3, c, hw);
 }
 
 AU_KERN_CLONES
@@ -977,11 +972,8 @@ static void doc_images(void *arg, int64_t lo, int64_t hi)
             for (int64_t ox = 0; ox < g->ow; ox += DOC_POS) {
                 const float *base = xp + oy * g->sh * j->wp + ox * g->sw;
                 float *yo = yn + oy * g->ow + ox;
-                if (g->ow - ox >= DOC_POS)
-                    doc_block4(j, base, g->sw, k, yo, hw);
-                else
-                    for (int64_t q = 0; q < g->ow - ox; q++)
-                        doc_block1(j, base + q * g->sw, k, yo + q, hw);
+                int np = g->ow - ox < DOC_POS ? (int)(g->ow - ox) : DOC_POS;
+                doc_block4(j, base, g->sw, np, k, yo, hw);
             }
     }
 }
