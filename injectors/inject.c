@@ -120,10 +120,15 @@ static int apply_site(struct au_inject *inj, const struct inj_layer *L, uint32_t
         return rc;
     struct au_numsys_blocks sub = {
         len, 1, len, blk == SIZE_MAX ? 0 : 1, len, blk == SIZE_MAX ? 0 : 1};
-    rc = au_numsys_encode_tensor(L->fmt[t], &sub, x + first, inj->codes, inj->meta, rng, d);
+    size_t at = meta ? 0 : e - first;
+    /* an element fault needs its code and the block's metadata, not every code */
+    rc = meta || len == 1 ? AU_UNSUPPORTED
+                          : au_numsys_encode_at(L->fmt[t], &sub, x + first, at, &inj->codes[at],
+                                                inj->meta, rng, d);
+    if (rc == AU_UNSUPPORTED)
+        rc = au_numsys_encode_tensor(L->fmt[t], &sub, x + first, inj->codes, inj->meta, rng, d);
     if (rc < 0)
         return rc;
-    size_t at = meta ? 0 : e - first;
     uint64_t mask = (meta ? lay->meta_bits : lay->elem_bits) >= 64
                         ? ~0ULL
                         : (1ULL << (meta ? lay->meta_bits : lay->elem_bits)) - 1;

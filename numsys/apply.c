@@ -10,6 +10,7 @@
 #include "core/tensor.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 static size_t prod(const int64_t *ne, int from, int to)
@@ -216,6 +217,32 @@ int au_numsys_encode_tensor(const au_numsys_fmt *f, const struct au_numsys_block
             return rc;
     }
     return result;
+}
+
+int au_numsys_encode_at(const au_numsys_fmt *f, const struct au_numsys_blocks *b, const float *x,
+                        size_t i, uint64_t *code, uint64_t *meta, struct au_pcg32 *rng,
+                        struct au_diag *d)
+{
+    const struct au_numsys_desc *ds = au_numsys_fmt_plugin(f)->desc;
+    const struct au_numsys_layout *l = au_numsys_fmt_layout(f);
+    if (ds->struct_size < offsetof(struct au_numsys_desc, encode_at) + sizeof(ds->encode_at) ||
+        !ds->encode_at || b->n_groups != 1 || b->blocks_per_group > 1 || i >= b->numel)
+        return AU_UNSUPPORTED;
+    int result = need_rng(f, rng, d);
+    if (result < 0)
+        return result;
+    poison(code, 1, l->elem_bits);
+    if (b->blocks_per_group)
+        poison(meta, 1, l->meta_bits);
+    int rc = check_status(f, "encode_at",
+                          ds->encode_at(au_numsys_fmt_inst(f), x, b->numel, i, code,
+                                        b->blocks_per_group ? meta : NULL, rng),
+                          true, 0, d);
+    if (rc < 0)
+        return rc;
+    int rc2 =
+        check_encoded(f, code, 1, b->blocks_per_group ? meta : NULL, b->blocks_per_group, i, 0, d);
+    return rc2 < 0 ? rc2 : rc;
 }
 
 int au_numsys_decode_tensor(const au_numsys_fmt *f, const struct au_numsys_blocks *b,

@@ -55,6 +55,12 @@ void au_numsys_block_range(const struct au_numsys_blocks *b, size_t blk, size_t 
 int au_numsys_encode_tensor(const au_numsys_fmt *f, const struct au_numsys_blocks *b,
                             const float *x, uint64_t *codes, uint64_t *meta, struct au_pcg32 *rng,
                             struct au_diag *d);
+/* The code of element i of the one block b describes (n_groups == 1, at most one metadata
+ * word) and the block's metadata, from the plugin's optional encode_at, checked like
+ * encode's output. AU_UNSUPPORTED if the plugin has no encode_at (encode the block). */
+int au_numsys_encode_at(const au_numsys_fmt *f, const struct au_numsys_blocks *b, const float *x,
+                        size_t i, uint64_t *code, uint64_t *meta, struct au_pcg32 *rng,
+                        struct au_diag *d);
 /* y[numel] from codes and meta. Input wider than the layout is AU_RANGE; a NaN/inf
  * output from a format whose layout promises none (AU_LAYOUT_NO_*) is AU_PLUGIN. */
 int au_numsys_decode_tensor(const au_numsys_fmt *f, const struct au_numsys_blocks *b,

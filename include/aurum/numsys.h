@@ -140,7 +140,15 @@ struct au_numsys_desc {
                   float *y);
     /* Optional (NULL = encode + decode): x <- decode(encode(x)), same blocks. */
     int (*quantize)(const au_numsys_inst *inst, float *x, size_t n, struct au_pcg32 *rng);
-    /* ABI v1 ends here. Append only: never reorder, never remove. */
+    /* ABI v1 ends here. Append only: never reorder, never remove. Members below are read
+     * only when struct_size covers them, so plugins built before them keep working. */
+
+    /* Optional (NULL = the host encodes the whole block): x[0..n) is ONE block; *code gets
+     * the code encode would give element i and *meta the block's metadata word (untouched
+     * if the format has none). A fault in one element then costs the block's metadata, not
+     * its every code. Returns as encode (AU_NUMSYS_NAN_ZEROED if x[i] is a NaN zeroed). */
+    int (*encode_at)(const au_numsys_inst *inst, const float *x, size_t n, size_t i, uint64_t *code,
+                     uint64_t *meta, struct au_pcg32 *rng);
 };
 
 /* Positive (not an error) result of encode/quantize: some NaN input had no NaN code in

@@ -254,6 +254,23 @@ static int encode_block(const au_numsys_inst *s, const float *x, size_t n, uint6
     return n_nan;
 }
 
+/* One element of one block: the block's bias (its absmax), then that element alone. */
+static int afp_encode_at(const au_numsys_inst *s, const float *x, size_t n, size_t i,
+                         uint64_t *code, uint64_t *meta, struct au_pcg32 *rng)
+{
+    int nan = 0;
+    if (s->rnd == RND_SR && !rng)
+        return AU_INVALID;
+    int b = block_bias(s, absmax_fast(x, n, &nan));
+    *meta = (uint64_t)(int64_t)b & (((uint64_t)1 << s->bb) - 1);
+    if (isnan(x[i])) {
+        *code = 0;
+        return AU_NUMSYS_NAN_ZEROED;
+    }
+    *code = (uint64_t)(signbit(x[i]) != 0) << (s->n - 1) | mag_code(s, fabs((double)x[i]), b, rng);
+    return 0;
+}
+
 static int afp_encode(const au_numsys_inst *s, const float *x, size_t n, uint64_t *codes,
                       uint64_t *meta, struct au_pcg32 *rng)
 {
@@ -462,6 +479,7 @@ static const struct au_numsys_desc desc = {
     .encode = afp_encode,
     .decode = afp_decode,
     .quantize = afp_quantize,
+    .encode_at = afp_encode_at,
 };
 
 AU_NUMSYS_EXPORT const struct au_numsys_desc *au_numsys_entry(void)

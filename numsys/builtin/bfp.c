@@ -331,6 +331,26 @@ static int encode_fast(const au_numsys_inst *s, const float *x, size_t n, uint64
     return 0;
 }
 
+/* One element of one block: the shared exponent (the block's absmax), then that element. */
+static int bfp_encode_at(const au_numsys_inst *s, const float *x, size_t n, size_t i,
+                         uint64_t *code, uint64_t *meta, struct au_pcg32 *rng)
+{
+    int nan = 0;
+    if (s->rnd == RND_SR && !rng)
+        return AU_INVALID;
+    float mx = absmax_fast(x, n, &nan);
+    int e = mx > 0 ? floor_log2f(mx) : s->emin;
+    e = e < s->emin ? s->emin : e > s->emax ? s->emax : e;
+    *meta = (uint64_t)(e + s->bias);
+    if (isnan(x[i])) {
+        *code = 0;
+        return AU_NUMSYS_NAN_ZEROED;
+    }
+    uint64_t sign = (uint64_t)(signbit(x[i]) != 0) << s->m;
+    *code = sign | (uint64_t)mag_units(s, x[i], ldexpf(1.0f, e - s->m + 1), rng);
+    return 0;
+}
+
 static int bfp_encode(const au_numsys_inst *s, const float *x, size_t n, uint64_t *codes,
                       uint64_t *meta, struct au_pcg32 *rng)
 {
@@ -390,6 +410,7 @@ static const struct au_numsys_desc desc = {
     .encode = bfp_encode,
     .decode = bfp_decode,
     .quantize = bfp_quantize,
+    .encode_at = bfp_encode_at,
 };
 
 AU_NUMSYS_EXPORT const struct au_numsys_desc *au_numsys_entry(void)

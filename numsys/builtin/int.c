@@ -416,6 +416,27 @@ AU_INLINE int encode_fast(const au_numsys_inst *st, const float *x, size_t n, ui
     return 0;
 }
 
+/* One element of one block: the block's scale and zero point, then that element. */
+static int int_encode_at(const au_numsys_inst *st, const float *x, size_t n, size_t i,
+                         uint64_t *code, uint64_t *meta, struct au_pcg32 *rng)
+{
+    struct blk b;
+    int has_nan;
+    if (st->rnd == RND_SR && !rng)
+        return AU_INVALID;
+    if (st->stat) /* a profiled scale: the block's values do not matter */
+        block_scale(st, 0.0f, 0.0f, &b);
+    else
+        block_params(st, x, n, &b, &has_nan);
+    *meta = b.meta;
+    if (isnan(x[i])) {
+        *code = (uint64_t)b.z;
+        return AU_NUMSYS_NAN_ZEROED;
+    }
+    *code = (uint64_t)(int64_t)(units(st, &b, x[i], rng) + b.z) & ((1ull << st->n) - 1);
+    return 0;
+}
+
 AU_CLONES
 static int int_encode(const au_numsys_inst *s, const float *x, size_t n, uint64_t *codes,
                       uint64_t *meta, struct au_pcg32 *rng)
@@ -460,6 +481,7 @@ static const struct au_numsys_desc desc = {
     .encode = int_encode,
     .decode = int_decode,
     .quantize = int_quantize,
+    .encode_at = int_encode_at,
 };
 
 AU_NUMSYS_EXPORT const struct au_numsys_desc *au_numsys_entry(void)

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #define FC_MAX_BLOCK 256
@@ -585,6 +586,22 @@ static inline void fc_check_quantize_matches(const struct fc_plugin *p, size_t n
                     (double)x[i], (double)z[i], (double)y[i]);
     }
     CHECK(bad == 0);
+    /* encode_at (optional): element i's code and its block's metadata, as encode gives
+     * them; compared where rounding is deterministic (encode accepts a NULL rng). */
+    uint64_t c0, m0 = 0;
+    if (p->desc->struct_size >= offsetof(struct au_numsys_desc, encode_at) + sizeof(void *) &&
+        p->desc->encode_at && p->desc->encode(p->inst, x, 1, &c0, &m0, NULL) >= 0) {
+        size_t bl = p->lay.block_kind == AU_BLOCK_ELEMS ? p->lay.block_len : n, wrong = 0;
+        for (size_t k = 0; k < 300; k++) {
+            size_t i = k < 4 ? (size_t[]){0, 3, 17, n - 1}[k] % n : au_pcg32_next(&rng) % n;
+            size_t b0 = i / bl * bl, len = n - b0 < bl ? n - b0 : bl;
+            uint64_t code = ~0ULL, meta = 0;
+            int st = p->desc->encode_at(p->inst, x + b0, len, i - b0, &code, &meta, NULL);
+            CHECK(st >= 0);
+            wrong += code != c[i] || (p->lay.meta_bits && meta != m[b0 / bl]);
+        }
+        CHECK_EQ_INT(wrong, 0);
+    }
     free(x), free(y), free(z), free(c), free(m);
 }
 

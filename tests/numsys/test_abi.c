@@ -45,7 +45,7 @@ OFF(struct au_numsys_layout, elem_fields, 24);
 OFF(struct au_numsys_layout, meta_fields, 32);
 OFF(struct au_numsys_layout, flags, 40);
 
-SIZE(struct au_numsys_desc, 104);
+SIZE(struct au_numsys_desc, 112); /* v1 plugins stop at 104 (before encode_at) and still load */
 OFF(struct au_numsys_desc, abi_version, 0);
 OFF(struct au_numsys_desc, struct_size, 4);
 OFF(struct au_numsys_desc, name, 8);
@@ -60,6 +60,7 @@ OFF(struct au_numsys_desc, layout, 72);
 OFF(struct au_numsys_desc, encode, 80);
 OFF(struct au_numsys_desc, decode, 88);
 OFF(struct au_numsys_desc, quantize, 96);
+OFF(struct au_numsys_desc, encode_at, 104);
 #else
 #error "ABI layout assertions are written for LP64; add this data model's numbers"
 #endif
