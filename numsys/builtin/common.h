@@ -143,6 +143,34 @@ static inline int au_p_check_keys(const cJSON *obj, const struct au_param *param
     return 0;
 }
 
+/* ---- blocks ----
+ * The block formats (int, bfp, afp, mx) encode and quantize a run of blocks one block at a
+ * time: block_len elements each for AU_BLOCK_ELEMS (the last may be shorter), the whole run
+ * otherwise. The per-block functions return how many NaN inputs they zeroed. */
+typedef int (*au_block_encode_fn)(const au_numsys_inst *s, const float *x, size_t n,
+                                  uint64_t *codes, uint64_t *meta, struct au_pcg32 *rng);
+typedef int (*au_block_quantize_fn)(const au_numsys_inst *s, float *x, size_t n,
+                                    struct au_pcg32 *rng);
+
+AU_INLINE int au_encode_blocks(const au_numsys_inst *s, size_t bl, const float *x, size_t n,
+                               uint64_t *codes, uint64_t *meta, struct au_pcg32 *rng,
+                               au_block_encode_fn one)
+{
+    int n_nan = 0;
+    for (size_t b0 = 0, k = 0; b0 < n; b0 += bl, k++)
+        n_nan += one(s, x + b0, n - b0 < bl ? n - b0 : bl, codes + b0, meta + k, rng);
+    return n_nan ? AU_NUMSYS_NAN_ZEROED : 0;
+}
+
+AU_INLINE int au_quantize_blocks(const au_numsys_inst *s, size_t bl, float *x, size_t n,
+                                 struct au_pcg32 *rng, au_block_quantize_fn one)
+{
+    int n_nan = 0;
+    for (size_t b0 = 0; b0 < n; b0 += bl)
+        n_nan += one(s, x + b0, n - b0 < bl ? n - b0 : bl, rng);
+    return n_nan ? AU_NUMSYS_NAN_ZEROED : 0;
+}
+
 /* ---- vectors for the fused quantize paths ----
  * 16 float lanes: one AVX-512 register, two AVX2 or four SSE2 ones, as the clone picked at
  * load time allows (AU_CLONES); blocks of 16 and 32 elements fill whole vectors. */

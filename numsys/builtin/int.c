@@ -437,32 +437,30 @@ static int int_encode_at(const au_numsys_inst *st, const float *x, size_t n, siz
     return 0;
 }
 
+/* One block: the vector path where it applies, else the scalar one. */
+AU_INLINE int encode_one_block(const au_numsys_inst *s, const float *x, size_t n, uint64_t *codes,
+                               uint64_t *meta, struct au_pcg32 *rng)
+{
+    return encode_fast(s, x, n, codes, meta) < 0 ? encode_block(s, x, n, codes, meta, rng) : 0;
+}
+
 AU_CLONES
 static int int_encode(const au_numsys_inst *s, const float *x, size_t n, uint64_t *codes,
                       uint64_t *meta, struct au_pcg32 *rng)
 {
-    size_t bl = s->kind == AU_BLOCK_ELEMS ? s->block_len : n;
-    int n_nan = 0;
     if (s->rnd == RND_SR && !rng)
         return AU_INVALID;
-    for (size_t b0 = 0, k = 0; b0 < n; b0 += bl, k++) {
-        size_t len = n - b0 < bl ? n - b0 : bl;
-        if (encode_fast(s, x + b0, len, codes + b0, meta + k) < 0)
-            n_nan += encode_block(s, x + b0, len, codes + b0, meta + k, rng);
-    }
-    return n_nan ? AU_NUMSYS_NAN_ZEROED : 0;
+    return au_encode_blocks(s, s->kind == AU_BLOCK_ELEMS ? s->block_len : n, x, n, codes, meta, rng,
+                            encode_one_block);
 }
 
 AU_CLONES
 static int int_quantize(const au_numsys_inst *s, float *x, size_t n, struct au_pcg32 *rng)
 {
-    size_t bl = s->kind == AU_BLOCK_ELEMS ? s->block_len : n;
-    int n_nan = 0;
     if (s->rnd == RND_SR && !rng)
         return AU_INVALID;
-    for (size_t b0 = 0; b0 < n; b0 += bl)
-        n_nan += quantize_block(s, x + b0, n - b0 < bl ? n - b0 : bl, rng);
-    return n_nan ? AU_NUMSYS_NAN_ZEROED : 0;
+    return au_quantize_blocks(s, s->kind == AU_BLOCK_ELEMS ? s->block_len : n, x, n, rng,
+                              quantize_block);
 }
 
 static const struct au_numsys_desc desc = {

@@ -261,13 +261,10 @@ static int encode_block(const au_numsys_inst *s, const float *x, size_t n, uint6
 static int mx_encode(const au_numsys_inst *s, const float *x, size_t n, uint64_t *codes,
                      uint64_t *meta, struct au_pcg32 *rng)
 {
-    size_t bl = s->kind == AU_BLOCK_ELEMS ? s->block_len : n;
-    int n_nan = 0;
     if (s->rnd == RND_SR && !rng)
         return AU_INVALID;
-    for (size_t b0 = 0, k = 0; b0 < n; b0 += bl, k++)
-        n_nan += encode_block(s, x + b0, n - b0 < bl ? n - b0 : bl, codes + b0, meta + k, rng);
-    return n_nan ? AU_NUMSYS_NAN_ZEROED : 0;
+    return au_encode_blocks(s, s->kind == AU_BLOCK_ELEMS ? s->block_len : n, x, n, codes, meta, rng,
+                            encode_block);
 }
 
 static int mx_decode(const au_numsys_inst *s, const uint64_t *codes, const uint64_t *meta, size_t n,
@@ -368,13 +365,10 @@ AU_INLINE int quantize_block(const au_numsys_inst *s, float *x, size_t n, struct
 AU_CLONES
 static int mx_quantize(const au_numsys_inst *s, float *x, size_t n, struct au_pcg32 *rng)
 {
-    size_t bl = s->kind == AU_BLOCK_ELEMS ? s->block_len : n;
-    int n_nan = 0;
     if (s->rnd == RND_SR && !rng)
         return AU_INVALID;
-    for (size_t b0 = 0; b0 < n; b0 += bl)
-        n_nan += quantize_block(s, x + b0, n - b0 < bl ? n - b0 : bl, rng);
-    return n_nan ? AU_NUMSYS_NAN_ZEROED : 0;
+    return au_quantize_blocks(s, s->kind == AU_BLOCK_ELEMS ? s->block_len : n, x, n, rng,
+                              quantize_block);
 }
 
 static const struct au_numsys_desc desc = {
