@@ -9,6 +9,7 @@
 #define AU_TEST_GARBAGE_H
 
 #include "aurum/numsys.h"
+#include "defect.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -23,33 +24,11 @@
 #define GARBAGE_NAN         6 /* decode gives NaN though the layout says NO_NAN */
 #define GARBAGE_Q_STATUS    7 /* fused quantize returns 9 */
 
-struct au_numsys_inst {
-    int defect;
-};
-
 static const struct au_bitfield garbage_elem[] = {{"value", 0, 8}};
 static const struct au_bitfield garbage_meta[] = {{"scale", 0, 4}};
 static const struct au_param garbage_params[] = {
     {"defect", AU_PARAM_INT, "0", 0, 7, NULL, "0 none; 1..7 see tests/plugins/garbage.h"},
 };
-
-static int garbage_create(const char *params_json, au_numsys_inst **out, char *err, size_t err_len)
-{
-    (void)err;
-    (void)err_len;
-    struct au_numsys_inst *in = calloc(1, sizeof(*in));
-    if (!in)
-        return -1;
-    const char *p = params_json ? strstr(params_json, "\"defect\":") : NULL;
-    in->defect = p ? p[9] - '0' : 0;
-    *out = in;
-    return 0;
-}
-
-static void garbage_destroy(au_numsys_inst *in)
-{
-    free(in);
-}
 
 static void garbage_layout(const au_numsys_inst *in, struct au_numsys_layout *out)
 {
@@ -117,8 +96,8 @@ static int garbage_quantize(const au_numsys_inst *in, float *x, size_t n, struct
     {                                                                                              \
         .abi_version = AU_NUMSYS_ABI_VERSION, .struct_size = sizeof(struct au_numsys_desc),        \
         .name = NAME, .summary = "block format returning selectable garbage (test plugin)",        \
-        .params = garbage_params, .n_params = 1, .create = garbage_create,                         \
-        .destroy = garbage_destroy, .layout = garbage_layout, .encode = garbage_encode,            \
+        .params = garbage_params, .n_params = 1, .create = defect_create,                          \
+        .destroy = defect_destroy, .layout = garbage_layout, .encode = garbage_encode,             \
         .decode = garbage_decode, .quantize = NULL,                                                \
     }
 

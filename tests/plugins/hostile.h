@@ -6,14 +6,11 @@
 #define AU_TEST_HOSTILE_H
 
 #include "aurum/numsys.h"
+#include "defect.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct au_numsys_inst {
-    int defect; /* 0 none; 1 codes wider than 8 bits; 2 NaN decodes */
-};
 
 static const struct au_bitfield h8_fields[] = {{"magnitude", 0, 7}, {"sign", 7, 1}};
 
@@ -22,24 +19,6 @@ static const struct au_param h8_params[] = {
 };
 
 static const struct au_preset h8_presets[] = {{"h8_wide", "{\"defect\":1}"}};
-
-static int h8_create(const char *params_json, au_numsys_inst **out, char *err, size_t err_len)
-{
-    (void)err;
-    (void)err_len;
-    struct au_numsys_inst *in = calloc(1, sizeof(*in));
-    if (!in)
-        return -1;
-    const char *p = params_json ? strstr(params_json, "\"defect\":") : NULL;
-    in->defect = p ? p[9] - '0' : 0;
-    *out = in;
-    return 0;
-}
-
-static void h8_destroy(au_numsys_inst *in)
-{
-    free(in);
-}
 
 static void h8_layout(const au_numsys_inst *in, struct au_numsys_layout *out)
 {
@@ -83,8 +62,8 @@ static int h8_decode(const au_numsys_inst *in, const uint64_t *codes, const uint
         .abi_version = AU_NUMSYS_ABI_VERSION, .struct_size = sizeof(struct au_numsys_desc),        \
         .name = NAME, .summary = "8-bit sign-magnitude integers (test plugin)",                    \
         .params = h8_params, .n_params = 1, .presets = h8_presets, .n_presets = 1,                 \
-        .create = h8_create, .destroy = h8_destroy, .layout = h8_layout, .encode = h8_encode,      \
-        .decode = h8_decode, .quantize = NULL,                                                     \
+        .create = defect_create, .destroy = defect_destroy, .layout = h8_layout,                   \
+        .encode = h8_encode, .decode = h8_decode, .quantize = NULL,                                \
     }
 
 #endif
