@@ -966,21 +966,77 @@ static void commit_stats(struct ctx *x, const struct au_unit_result *ur)
         check_stop(x, t);
 }
 
-/* Outside the lock (the store write is the slow part); only the committer writes stats,
- * so reading them here is safe. */
-static int commit_unit(struct ctx *x, struct au_unit_result *ur, struct au_run_result *r,
-                       struct au_diag *d)
+/* Committed rows wait here until a transaction is worth its cost: a COMMIT writes the
+ * WAL frames of every page it touched, which cost as much as the rows of a 128-trial
+ * unit. A crash loses at most AU_COMMIT_SECONDS of work, which a rerun redoes. */
+#define AU_COMMIT_TRIALS  4096
+#define AU_COMMIT_SECONDS 0.25
+
+struct pending {
+    struct au_store_trial *trials;
+    struct au_store_flip *flips;
+    size_t n_trials, cap_trials, n_flips, cap_flips;
+    int64_t units;
+    double since;
+};
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
 {
-    filter_stopped(x, ur);
-    int rc = au_store_trials_add(x->store, x->campaign, ur->trials, ur->n_trials, ur->flips,
-                                 ur->n_flips, d);
+    if (need <= *cap)
+        return AU_OK;
+    size_t c = *cap ? *cap : 256;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, c * size);
+    if (!q)
+        return AU_NOMEM;
+    *p = q;
+    *cap = c;
+    return AU_OK;
+}
+
+static int pending_add(struct pending *p, const struct au_unit_result *ur, double now)
+{
+    if (grow((void **)&p->trials, &p->cap_trials, p->n_trials + ur->n_trials, sizeof(*p->trials)) ||
+        grow((void **)&p->flips, &p->cap_flips, p->n_flips + ur->n_flips, sizeof(*p->flips)))
+        return AU_NOMEM;
+    memcpy(p->trials + p->n_trials, ur->trials, ur->n_trials * sizeof(*p->trials));
+    memcpy(p->flips + p->n_flips, ur->flips, ur->n_flips * sizeof(*p->flips));
+    if (!p->units)
+        p->since = now;
+    p->n_trials += ur->n_trials;
+    p->n_flips += ur->n_flips;
+    p->units++;
+    return AU_OK;
+}
+
+/* Outside the lock (the store write is the slow part). */
+static int pending_flush(struct ctx *x, struct pending *p, struct au_run_result *r,
+                         struct au_diag *d)
+{
+    if (!p->units)
+        return AU_OK;
+    int rc =
+        au_store_trials_add(x->store, x->campaign, p->trials, p->n_trials, p->flips, p->n_flips, d);
     if (rc)
         return rc;
-    r->trials_run += (int64_t)ur->n_trials;
-    r->flips += (int64_t)ur->n_flips;
-    r->units_done++;
-    x->unit_done[ur->unit] = 1;
+    r->trials_run += (int64_t)p->n_trials;
+    r->flips += (int64_t)p->n_flips;
+    r->units_done += p->units;
+    p->n_trials = p->n_flips = 0;
+    p->units = 0;
     return AU_OK;
+}
+
+static bool pending_due(const struct ctx *x, const struct pending *p, const struct au_run_result *r,
+                        double now)
+{
+    /* the first unit alone, then batches as large as what is already in: a fresh
+     * campaign shows rows at once and a tight disk still takes its first units */
+    int64_t stop = x->o->stop_after_units, grown = r->trials_run;
+    size_t cap = grown < AU_COMMIT_TRIALS ? (size_t)grown : AU_COMMIT_TRIALS;
+    return p->n_trials >= cap || now - p->since >= AU_COMMIT_SECONDS ||
+           (stop && r->units_done + p->units >= stop);
 }
 
 static double clock_s(clockid_t id)
@@ -1020,10 +1076,38 @@ static void progress(const struct ctx *x, const struct au_run_result *r, double 
     fflush(f);
 }
 
-/* Commits units in order until done, interrupted or failed; then joins the workers. */
+static void wait_200ms(struct ctx *x)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 200000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&x->cv, &x->mu, &ts);
+}
+
+/* Store the pending rows (called with the lock held; drops it around the write). */
+static int flush_locked(struct ctx *x, struct pending *p, struct au_run_result *r, double t0,
+                        struct au_diag *d)
+{
+    pthread_mutex_unlock(&x->mu);
+    double tc = now_s();
+    int rc = pending_flush(x, p, r, d);
+    r->commit_seconds += now_s() - tc;
+    progress(x, r, t0, false);
+    pthread_mutex_lock(&x->mu);
+    return rc;
+}
+
+/* Commits units in order until done, interrupted or failed; then joins the workers.
+ * Rows and stopping statistics are taken unit by unit, in unit order; the store write is
+ * batched (struct pending) and always flushed before returning, error or not. */
 static int commit_loop(struct ctx *x, bool *ready, struct au_run_result *r, struct au_diag *d)
 {
     int rc = AU_OK;
+    struct pending p = {0};
     double t0 = now_s(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
     pthread_mutex_lock(&x->mu);
     while (x->next_commit < x->plan.n_units && !all_stopped(x)) {
@@ -1038,42 +1122,42 @@ static int commit_loop(struct ctx *x, bool *ready, struct au_run_result *r, stru
         if (!ready[u % x->window]) {
             if (x->abort && x->next_unit <= u)
                 break; /* nobody is computing it */
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 200000000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
-            pthread_cond_timedwait(&x->cv, &x->mu, &ts);
+            if (p.units && now_s() - p.since >= AU_COMMIT_SECONDS &&
+                (rc = flush_locked(x, &p, r, t0, d)) != AU_OK)
+                break;
+            wait_200ms(x);
             continue;
         }
         struct au_unit_result *ur = &x->results[u % x->window];
         ready[u % x->window] = false;
         if (ur->status) {
             rc = au_diag_set(d, ur->status, "%s", ur->msg);
-            x->abort = true;
             break;
         }
-        pthread_mutex_unlock(&x->mu);
-        double tc = now_s();
-        rc = commit_unit(x, ur, r, d);
-        r->commit_seconds += now_s() - tc;
-        progress(x, r, t0, false);
-        pthread_mutex_lock(&x->mu);
-        if (rc) {
-            x->abort = true;
+        filter_stopped(x, ur);
+        if ((rc = pending_add(&p, ur, now_s())) != AU_OK) {
+            rc = au_diag_set(d, rc, "out of memory");
             break;
         }
+        x->unit_done[u] = 1;
         commit_stats(x, ur);
         x->next_commit++;
+        pthread_cond_broadcast(&x->cv);
+        if (pending_due(x, &p, r, now_s()) && (rc = flush_locked(x, &p, r, t0, d)) != AU_OK)
+            break;
         if (x->o->stop_after_units && r->units_done >= x->o->stop_after_units)
             x->abort = true;
-        pthread_cond_broadcast(&x->cv);
     }
     x->abort = true;
     pthread_cond_broadcast(&x->cv);
     pthread_mutex_unlock(&x->mu);
+    /* What is done is committed even when the run failed: only the failure's unit is lost. */
+    struct au_diag d2 = {0};
+    int frc = pending_flush(x, &p, r, rc ? &d2 : d);
+    if (!rc)
+        rc = frc;
+    free(p.trials);
+    free(p.flips);
     r->seconds = now_s() - t0;
     r->cpu_seconds = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
     progress(x, r, t0, true);

@@ -13,6 +13,7 @@
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -973,10 +974,29 @@ static int trial_exists(au_store *s, int64_t campaign, int64_t trial, struct au_
     return rc < 0 ? rc : done;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static bool has_id(const int64_t *ids, size_t n, int64_t id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && ids[lo] == id;
+}
+
 /* The references the schema declares, checked here instead of by SQLite's foreign keys
  * (which cost a B-tree search per row, 16% of the insert time): the campaign exists, and
- * every flip belongs to a trial of this batch or one already stored. Rows come sorted by
- * trial id from the runner, so a flip's trial is found by bisection. */
+ * every flip belongs to a trial of this batch or one already stored (found by bisection
+ * in the batch's sorted trial ids). */
 static int check_refs(au_store *s, int64_t campaign, const struct au_store_trial *rows, size_t n,
                       const struct au_store_flip *flips, size_t n_flips, struct au_diag *d)
 {
@@ -993,32 +1013,30 @@ static int check_refs(au_store *s, int64_t campaign, const struct au_store_trial
                                (long long)campaign);
         s->known_campaign = campaign;
     }
+    int64_t *ids = n_flips ? au_malloc((n + 1) * sizeof(*ids)) : NULL;
+    if (n_flips && !ids)
+        return au_diag_set(d, AU_NOMEM, "out of memory");
     bool sorted = true;
-    for (size_t i = 1; sorted && i < n; i++)
-        sorted = rows[i - 1].trial_id < rows[i].trial_id;
-    for (size_t i = 0; i < n_flips; i++) {
+    for (size_t i = 0; i < n && n_flips; i++) {
+        ids[i] = rows[i].trial_id;
+        sorted = sorted && (i == 0 || ids[i - 1] < ids[i]);
+    }
+    if (!sorted)
+        qsort(ids, n, sizeof(*ids), cmp_i64);
+    int rc = AU_OK;
+    for (size_t i = 0; rc == AU_OK && i < n_flips; i++) {
         int64_t id = flips[i].trial_id;
         if (i > 0 && flips[i - 1].trial_id == id)
             continue;
-        size_t lo = 0, hi = n;
-        while (sorted && lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (rows[mid].trial_id < id)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        bool found = sorted && lo < n && rows[lo].trial_id == id;
-        for (size_t k = 0; !sorted && !found && k < n; k++)
-            found = rows[k].trial_id == id;
-        int rc = found ? 1 : trial_exists(s, campaign, id, d);
-        if (rc < 0)
-            return rc;
-        if (rc == 0)
-            return au_diag_set(d, AU_NOTFOUND, "%s:flip %zu: no trial %lld in campaign %lld",
-                               s->path, i, (long long)id, (long long)campaign);
+        int found = has_id(ids, n, id) ? 1 : trial_exists(s, campaign, id, d);
+        if (found == 0)
+            rc = au_diag_set(d, AU_NOTFOUND, "%s:flip %zu: no trial %lld in campaign %lld", s->path,
+                             i, (long long)id, (long long)campaign);
+        else if (found < 0)
+            rc = found;
     }
-    return AU_OK;
+    au_free(ids);
+    return rc;
 }
 
 static void bind_trial(sqlite3_stmt *st, int o, int64_t campaign, const struct au_store_trial *t)

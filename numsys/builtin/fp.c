@@ -65,14 +65,14 @@ static const struct au_preset presets[] = {
     {"fp8_e4m3", "{\"exponent\":4,\"mantissa\":3,\"specials\":\"fn\",\"overflow\":\"saturate\"}"},
 };
 
-static inline uint32_t f2u(float f)
+AU_INLINE uint32_t f2u(float f)
 {
     uint32_t u;
     memcpy(&u, &f, sizeof(u));
     return u;
 }
 
-static inline float u2f(uint32_t u)
+AU_INLINE float u2f(uint32_t u)
 {
     float f;
     memcpy(&f, &u, sizeof(f));
@@ -355,13 +355,13 @@ struct fast_k {
     float magic;
 };
 
-static inline struct fast_k fast_consts(const struct au_numsys_inst *f)
+AU_INLINE struct fast_k fast_consts(const struct au_numsys_inst *f)
 {
     return (struct fast_k){f->rs,       f->add,      f->par,        f->keep, f->minnorm_bits,
                            f->thr_bits, f->ovf_bits, f->magic_bits, f->magic};
 }
 
-static inline uint32_t fast_round(struct fast_k k, uint32_t a)
+AU_INLINE uint32_t fast_round(struct fast_k k, uint32_t a)
 {
     uint32_t rn = (a + k.add + ((a >> k.rs) & k.par)) & k.keep;
     uint32_t rsub = f2u((u2f(a) + k.magic) - k.magic);
@@ -369,6 +369,7 @@ static inline uint32_t fast_round(struct fast_k k, uint32_t a)
     return a >= k.thr ? k.ovf : r;
 }
 
+AU_CLONES
 static int quantize_fast(const struct au_numsys_inst *f, float *x, size_t n)
 {
     const struct fast_k k = fast_consts(f);
@@ -385,6 +386,7 @@ static int quantize_fast(const struct au_numsys_inst *f, float *x, size_t n)
     return any_nan && !f->has_nan ? AU_NUMSYS_NAN_ZEROED : 0;
 }
 
+AU_CLONES
 static int encode_fast(const struct au_numsys_inst *f, const float *x, size_t n, uint64_t *codes)
 {
     const struct fast_k k = fast_consts(f);
