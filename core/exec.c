@@ -11,7 +11,8 @@
 #include <stdint.h>
 #include <string.h>
 
-static int run_node(struct au_graph *g, int i, struct au_diag *d)
+/* keep_raw: a golden run keeps the output of a box node before its post-hooks (cone.c). */
+static int run_node(struct au_graph *g, int i, bool keep_raw, struct au_diag *d)
 {
     const struct au_node *n = &g->nodes[i];
     struct au_op_ctx c = {
@@ -32,6 +33,8 @@ static int run_node(struct au_graph *g, int i, struct au_diag *d)
     rc = n->def->run(&c, d);
     if (rc)
         return rc;
+    if (keep_raw)
+        au_cone_keep_raw(g, i);
     if (g->node_hook_mask[i] & AU_HOOK_POST)
         rc = au_hook_call(g, i, AU_HOOK_POST, d);
     return rc;
@@ -53,7 +56,7 @@ int au_graph_run(struct au_graph *g, struct au_diag *d)
     for (int i = 0; i < g->n_nodes; i++) {
         if (g->nodes[i].folded)
             continue;
-        int rc = run_node(g, i, d);
+        int rc = run_node(g, i, true, d);
         if (rc) {
             au_diag_prefix(d, au_graph_source(g));
             return rc;
@@ -95,6 +98,8 @@ static void prune_masked(struct au_graph *g, int i)
         size_t rb = au_tensor_nbytes(&g->rt[v]) / (size_t)g->batch;
         unsigned char *rm = rows_of(g, v);
         int64_t left = 0;
+        if (g->box_slot && g->box_slot[v] >= 0)
+            au_cone_prune(g, v, rm);
         for (int64_t r = 0; r < g->batch; r++) {
             if (rm[r] && memcmp(cur + (size_t)r * rb, gold + (size_t)r * rb, rb) == 0)
                 rm[r] = 0;
@@ -127,10 +132,26 @@ static int64_t dirty_rows(struct au_graph *g, int i, unsigned char *mask)
     return cnt;
 }
 
-/* Recompute node i of a resumed run (its outputs already point at the trial arena). */
-static int rerun_node(struct au_graph *g, int i, int node, bool reuse, unsigned flags,
+/* Node i by change propagation (cone.c): the rows that differ are input 0's. */
+static int rerun_cone(struct au_graph *g, int i, struct au_diag *d)
+{
+    const struct au_node *n = &g->nodes[i];
+    const unsigned char *in_rows = rows_of(g, n->in[0]);
+    int rc = au_cone_run(g, i, in_rows, d);
+    if (!rc && (g->node_hook_mask[i] & AU_HOOK_POST))
+        rc = au_hook_call(g, i, AU_HOOK_POST, d);
+    memcpy(rows_of(g, n->out[0]), in_rows, (size_t)g->batch);
+    return rc;
+}
+
+/* Recompute node i of a resumed run (its outputs already point at the trial arena).
+ * cone: the node's own inputs (weights) are as in the golden run. */
+static int rerun_node(struct au_graph *g, int i, int node, bool reuse, bool cone, unsigned flags,
                       struct au_diag *d)
 {
+    /* exact, unlike compaction (a GEMM's blocking may change with the row count) */
+    if (cone && !reuse && i != node && (flags & AU_RUN_PRUNE_MASKED) && au_cone_applies(g, i))
+        return rerun_cone(g, i, d);
     unsigned char *mask = rows_of(g, g->n_values);
     int64_t nr = g->batch;
     if (!reuse && i != node && (flags & AU_RUN_COMPACT) && g->row_safe[i])
@@ -145,7 +166,7 @@ static int rerun_node(struct au_graph *g, int i, int node, bool reuse, unsigned 
         if (!rc && (g->node_hook_mask[i] & AU_HOOK_POST))
             rc = au_hook_call(g, i, AU_HOOK_POST, d);
     } else {
-        rc = run_node(g, i, d);
+        rc = run_node(g, i, false, d);
     }
     const struct au_node *n = &g->nodes[i];
     for (int k = 0; k < n->n_out; k++)
@@ -183,12 +204,14 @@ int au_graph_run_from(struct au_graph *g, int node, unsigned flags, struct au_di
             if (v >= 0) {
                 g->rt[v].data = (char *)g->trial_arena + g->trial_offset[v];
                 g->dirty[v] = 1;
+                if (g->box_valid)
+                    g->box_valid[v] = 0;
                 if (reuse)
                     memcpy(g->rt[v].data, (char *)g->arena + g->offset[v],
                            au_tensor_nbytes(&g->rt[v]));
             }
         }
-        int rc = rerun_node(g, i, node, reuse, flags, d);
+        int rc = rerun_node(g, i, node, reuse, !(force & AU_FORCE_RUN), flags, d);
         if (rc) {
             au_diag_prefix(d, au_graph_source(g));
             return rc;

@@ -62,6 +62,15 @@ struct au_graph {
     struct au_tensor *cviews; /* compact views, max_io of them */
     struct au_tensor **cptrs; /* inputs then outputs handed to the op */
     int max_io;
+    /* change propagation (cone.c): per node whether its op runs boxes here, and where
+     * the golden run keeps its output before post-hooks (arena offset, SIZE_MAX none);
+     * per value the slot of its per-row boxes (-1 none) and whether they are current */
+    unsigned char *box_node;
+    size_t *raw_off;
+    int *box_slot;
+    unsigned char *box_valid;
+    struct au_box *boxes; /* slots x batch */
+    struct au_box *box_tmp;
 
     /* hooks */
     struct au_hook_entry *hooks;
@@ -75,6 +84,19 @@ int au_hook_rebuild(struct au_graph *g);
 /* hook.c: call matching hooks for node i. */
 int au_hook_call(struct au_graph *g, int i, unsigned when, struct au_diag *d);
 void au_hook_free_all(struct au_graph *g);
+/* cone.c: which nodes propagate changes by boxes (KEEP, after shapes, before the memory
+ * plan), then room for their pre-hook golden outputs at the end of the arena. */
+int au_cone_prepare(struct au_graph *g);
+size_t au_cone_place(struct au_graph *g, size_t arena_bytes, size_t align);
+void au_cone_release(struct au_graph *g);
+/* cone.c: golden run, node i ran and its post-hooks have not: keep its output. */
+void au_cone_keep_raw(struct au_graph *g, int i);
+/* cone.c: value v (with box slot) was recomputed: clear the rows in rm equal to golden,
+ * box the others. */
+void au_cone_prune(struct au_graph *g, int v, unsigned char *rm);
+/* cone.c: run_from may recompute node i by boxes now; then do it for the rows set. */
+bool au_cone_applies(const struct au_graph *g, int i);
+int au_cone_run(struct au_graph *g, int i, const unsigned char *rows, struct au_diag *d);
 /* rows.c: after prepare (KEEP): which nodes are row-wise, and compaction buffers. */
 int au_rows_prepare(struct au_graph *g);
 void au_rows_release(struct au_graph *g);

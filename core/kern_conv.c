@@ -978,25 +978,99 @@ static void doc_images(void *arg, int64_t lo, int64_t hi)
     }
 }
 
-static bool conv_doc(const struct au_conv2d *p, const float *x, const float *w, const float *bias,
-                     float *y)
+static bool doc_job_init(struct doc_job *j, const struct au_conv2d *p, const float *x,
+                         const float *w, const float *bias, float *y)
 {
-    struct doc_job j = {.p = p, .x = x, .y = y};
-    if (!doc_fits(p, &j.hp, &j.wp))
+    *j = (struct doc_job){.p = p, .x = x, .y = y};
+    if (!doc_fits(p, &j->hp, &j->wp))
         return false;
     const struct au_win2d *g = &p->g;
     int64_t k = p->c_in * g->kh * g->kw;
     for (int64_t c = 0, t = 0; c < p->c_in; c++)
         for (int64_t ki = 0; ki < g->kh; ki++)
             for (int64_t kj = 0; kj < g->kw; kj++, t++) {
-                j.off[t] = (int32_t)((c * j.hp + ki * g->dh) * j.wp + kj * g->dw);
+                j->off[t] = (int32_t)((c * j->hp + ki * g->dh) * j->wp + kj * g->dw);
                 for (int64_t o = 0; o < DOC_CO; o++)
-                    j.wt[t][o / SC_VL][o % SC_VL] = o < p->c_out ? w[o * k + t] : 0.0f;
+                    j->wt[t][o / SC_VL][o % SC_VL] = o < p->c_out ? w[o * k + t] : 0.0f;
             }
     for (int64_t o = 0; o < DOC_CO; o++)
-        j.bias[o / SC_VL][o % SC_VL] = bias && o < p->c_out ? bias[o] : 0.0f;
-    au_kern_parallel(p->n, p->c_out * g->oh * g->ow * k, doc_images, &j);
+        j->bias[o / SC_VL][o % SC_VL] = bias && o < p->c_out ? bias[o] : 0.0f;
     return true;
+}
+
+static bool conv_doc(const struct au_conv2d *p, const float *x, const float *w, const float *bias,
+                     float *y)
+{
+    struct doc_job j;
+    if (!doc_job_init(&j, p, x, w, bias, y))
+        return false;
+    const struct au_win2d *g = &p->g;
+    au_kern_parallel(p->n, p->c_out * g->oh * g->ow * p->c_in * g->kh * g->kw, doc_images, &j);
+    return true;
+}
+
+/* ---- the same outputs, only where a changed input region reaches ---- */
+
+/* Outputs o of one axis whose window o * s - pad + t * dil (t < k) can touch [lo, hi]. */
+static void cone_axis(int64_t lo, int64_t hi, int64_t s, int64_t pad, int64_t k, int64_t dil,
+                      int64_t n_out, int64_t *olo, int64_t *ohi)
+{
+    int64_t a = lo + pad - (k - 1) * dil, b = hi + pad;
+    *olo = a <= 0 ? 0 : (a + s - 1) / s;
+    *ohi = b < 0 ? -1 : b / s;
+    if (*ohi > n_out - 1)
+        *ohi = n_out - 1;
+}
+
+struct doc_boxes {
+    const struct doc_job *j;
+    const int64_t *rows;
+    const struct au_box *in;
+};
+
+/* Same blocks, same taps, same order as doc_images: each output is computed exactly as
+ * there (positions of a block are independent lanes), just fewer of them. */
+AU_KERN_CLONES
+static void doc_box_images(void *arg, int64_t lo, int64_t hi)
+{
+    const struct doc_boxes *b = arg;
+    const struct doc_job *j = b->j;
+    const struct au_conv2d *p = j->p;
+    const struct au_win2d *g = &p->g;
+    float xp[DOC_IN_CAP];
+    int64_t k = p->c_in * g->kh * g->kw, hw = g->oh * g->ow;
+    for (int64_t i = lo; i < hi; i++) {
+        int64_t n = b->rows[i], y0, y1, x0, x1;
+        cone_axis(b->in[i].y0, b->in[i].y1, g->sh, g->pt, g->kh, g->dh, g->oh, &y0, &y1);
+        cone_axis(b->in[i].x0, b->in[i].x1, g->sw, g->pl, g->kw, g->dw, g->ow, &x0, &x1);
+        if (y0 > y1 || x0 > x1)
+            continue;
+        doc_pad(j, j->x + n * p->c_in * g->h * g->w, xp);
+        float *yn = j->y + n * p->c_out * hw;
+        for (int64_t oy = y0; oy <= y1; oy++)
+            for (int64_t ox = x0; ox <= x1; ox += DOC_POS) {
+                const float *base = xp + oy * g->sh * j->wp + ox * g->sw;
+                int np = x1 + 1 - ox < DOC_POS ? (int)(x1 + 1 - ox) : DOC_POS;
+                doc_block4(j, base, g->sw, np, k, yn + oy * g->ow + ox, hw);
+            }
+    }
+}
+
+bool au_kern_conv2d_boxes_ok(const struct au_conv2d *p)
+{
+    int64_t hp, wp;
+    return doc_fits(p, &hp, &wp);
+}
+
+void au_kern_conv2d_boxes(const struct au_conv2d *p, const float *x, const float *w,
+                          const float *bias, float *y, const int64_t *rows, const struct au_box *in,
+                          int64_t n)
+{
+    struct doc_job j;
+    if (n < 1 || !doc_job_init(&j, p, x, w, bias, y))
+        return;
+    struct doc_boxes b = {&j, rows, in};
+    doc_box_images(&b, 0, n);
 }
 
 void au_kern_conv2d(const struct au_conv2d *p, const float *x, const float *w, const float *bias,

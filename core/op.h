@@ -6,6 +6,7 @@
 #ifndef AU_OP_H
 #define AU_OP_H
 
+#include "kern.h"
 #include "status.h"
 #include "tensor.h"
 
@@ -29,11 +30,11 @@ struct au_attr {
     int type;
     int64_t i;
     float f;
-    char *s;         /* STRING */
-    int n;           /* count for FLOATS / INTS / STRINGS */
-    int64_t *ints;   /* INTS */
-    float *floats;   /* FLOATS */
-    char **strings;  /* STRINGS */
+    char *s;             /* STRING */
+    int n;               /* count for FLOATS / INTS / STRINGS */
+    int64_t *ints;       /* INTS */
+    float *floats;       /* FLOATS */
+    char **strings;      /* STRINGS */
     struct au_tensor *t; /* TENSOR; data owned by the graph */
 };
 
@@ -54,6 +55,13 @@ struct au_op_def {
     int (*run)(const struct au_op_ctx *ctx, struct au_diag *d);
     /* Multiply-accumulates of one run (shapes known); NULL = 0. */
     uint64_t (*macs)(const struct au_op_ctx *ctx);
+    /* Optional, for resumed runs (change propagation): out[0] holds a previous run's
+     * output (before post-hooks) and in[0] differs from that run's input only inside
+     * box[i] of batch row rows[i] (the other inputs are the same); recompute only what
+     * that can change, bit for bit as run() would. Returns 1 if done, 0 if this node
+     * cannot (then run() it); n = 0 only asks. NULL: never. */
+    int (*run_boxes)(const struct au_op_ctx *ctx, const int64_t *rows, const struct au_box *box,
+                     int64_t n, struct au_diag *d);
 };
 
 /* Registry lookup by ONNX op_type; NULL if unsupported. */
@@ -74,8 +82,8 @@ const struct au_tensor *au_node_attr_tensor(const struct au_node *n, const char 
 const char *au_node_label(const struct au_node *n);
 
 /* Per-family tables, each ending with a {NULL} entry (core/ops_*.c). */
-extern const struct au_op_def au_ops_nn[];      /* Conv, pools, Gemm, MatMul, BatchNorm */
-extern const struct au_op_def au_ops_ew[];      /* elementwise, reductions, softmax, norms */
-extern const struct au_op_def au_ops_shape[];   /* shape and data movement ops */
+extern const struct au_op_def au_ops_nn[];    /* Conv, pools, Gemm, MatMul, BatchNorm */
+extern const struct au_op_def au_ops_ew[];    /* elementwise, reductions, softmax, norms */
+extern const struct au_op_def au_ops_shape[]; /* shape and data movement ops */
 
 #endif

@@ -960,17 +960,17 @@ static int cast_run(const struct au_op_ctx *ctx, struct au_diag *d)
 
 #define BIN(name, id)                                                                              \
     {                                                                                              \
-        name, 2, 2, 1, 1, id##_infer, id##_run, NULL                                               \
+        name, 2, 2, 1, 1, id##_infer, id##_run, NULL, NULL                                         \
     }
 #define UN(name, id)                                                                               \
     {                                                                                              \
-        name, 1, 1, 1, 1, id##_infer, id##_run, NULL                                               \
+        name, 1, 1, 1, 1, id##_infer, id##_run, NULL, NULL                                         \
     }
 #define VAR(name, id)                                                                              \
     {                                                                                              \
-        name, 1, INT_MAX, 1, 1, id##_infer, id##_run, NULL                                         \
+        name, 1, INT_MAX, 1, 1, id##_infer, id##_run, NULL, NULL                                   \
     }
-#define RED(onnx, id) {#onnx, 1, 2, 1, 1, au_reduce_##id##_infer, au_reduce_##id##_run, NULL},
+#define RED(onnx, id) {#onnx, 1, 2, 1, 1, au_reduce_##id##_infer, au_reduce_##id##_run, NULL, NULL},
 
 const struct au_op_def au_ops_ew[] = {
     BIN("Add", add),
@@ -986,7 +986,7 @@ const struct au_op_def au_ops_ew[] = {
     BIN("And", and),
     BIN("Or", or),
     BIN("Xor", xor),
-    {"Where", 3, 3, 1, 1, where_infer, where_run, NULL},
+    {"Where", 3, 3, 1, 1, where_infer, where_run, NULL, NULL},
     VAR("Sum", vsum),
     VAR("Mean", vmean),
     VAR("Max", vmax),
@@ -1016,10 +1016,10 @@ const struct au_op_def au_ops_ew[] = {
     UN("Sign", sign),
     UN("Gelu", gelu),
     UN("Not", not ),
-    {"Clip", 1, 3, 1, 1, clip_infer, clip_run, NULL},
+    {"Clip", 1, 3, 1, 1, clip_infer, clip_run, NULL, NULL},
     UN("Cast", cast),
-    AU_EW_REDUCE_OPS(RED){"Softmax", 1, 1, 1, 1, au_softmax_infer, au_softmax_run, NULL},
-    {"LogSoftmax", 1, 1, 1, 1, au_softmax_infer, au_log_softmax_run, NULL},
-    {"LayerNormalization", 2, 3, 1, 3, au_layer_norm_infer, au_layer_norm_run, NULL},
+    AU_EW_REDUCE_OPS(RED){"Softmax", 1, 1, 1, 1, au_softmax_infer, au_softmax_run, NULL, NULL},
+    {"LogSoftmax", 1, 1, 1, 1, au_softmax_infer, au_log_softmax_run, NULL, NULL},
+    {"LayerNormalization", 2, 3, 1, 3, au_layer_norm_infer, au_layer_norm_run, NULL, NULL},
     {0},
 };

@@ -310,6 +310,19 @@ static int conv_run(const struct au_op_ctx *ctx, struct au_diag *d)
     return AU_OK;
 }
 
+static int conv_run_boxes(const struct au_op_ctx *ctx, const int64_t *rows,
+                          const struct au_box *box, int64_t n, struct au_diag *d)
+{
+    struct au_conv2d p;
+    struct win_attrs wa;
+    if (ctx->in[0]->n_dims != 4 || conv_setup(ctx, &p, &wa, d) < 0 || !au_kern_conv2d_boxes_ok(&p))
+        return 0;
+    const struct au_tensor *b = opt_in(ctx, 2);
+    au_kern_conv2d_boxes(&p, ctx->in[0]->data, ctx->in[1]->data, b ? b->data : NULL,
+                         ctx->out[0]->data, rows, box, n);
+    return 1;
+}
+
 /* N * C_out * spatial_out * (C_in / group) * prod(kernel) = numel(Y) * numel(W[0]). */
 static uint64_t conv_macs(const struct au_op_ctx *ctx)
 {
@@ -781,13 +794,13 @@ static uint64_t global_macs(const struct au_op_ctx *ctx)
 }
 
 const struct au_op_def au_ops_nn[] = {
-    {"Conv", 2, 3, 1, 1, conv_infer, conv_run, conv_macs},
-    {"Gemm", 2, 3, 1, 1, gemm_infer, gemm_run, gemm_macs},
-    {"MatMul", 2, 2, 1, 1, matmul_infer, matmul_run, matmul_macs},
-    {"MaxPool", 1, 1, 1, 2, maxpool_infer, maxpool_run, pool_macs},
-    {"AveragePool", 1, 1, 1, 1, avgpool_infer, avgpool_run, pool_macs},
-    {"GlobalAveragePool", 1, 1, 1, 1, gap_infer, gap_run, global_macs},
-    {"GlobalMaxPool", 1, 1, 1, 1, gmp_infer, gmp_run, global_macs},
-    {"BatchNormalization", 5, 5, 1, 5, bn_infer, bn_run, bn_macs},
+    {"Conv", 2, 3, 1, 1, conv_infer, conv_run, conv_macs, conv_run_boxes},
+    {"Gemm", 2, 3, 1, 1, gemm_infer, gemm_run, gemm_macs, NULL},
+    {"MatMul", 2, 2, 1, 1, matmul_infer, matmul_run, matmul_macs, NULL},
+    {"MaxPool", 1, 1, 1, 2, maxpool_infer, maxpool_run, pool_macs, NULL},
+    {"AveragePool", 1, 1, 1, 1, avgpool_infer, avgpool_run, pool_macs, NULL},
+    {"GlobalAveragePool", 1, 1, 1, 1, gap_infer, gap_run, global_macs, NULL},
+    {"GlobalMaxPool", 1, 1, 1, 1, gmp_infer, gmp_run, global_macs, NULL},
+    {"BatchNormalization", 5, 5, 1, 5, bn_infer, bn_run, bn_macs, NULL},
     {0},
 };

@@ -36,6 +36,7 @@ void au_prepare_release(struct au_graph *g)
         g->nodes[i].scratch_bytes = 0;
     }
     au_rows_release(g);
+    au_cone_release(g);
     au_arena_free(g->arena);
     au_arena_free(g->trial_arena);
     au_arena_free(g->scratch);
@@ -304,6 +305,8 @@ static int plan_memory(struct au_graph *g, bool keep, struct au_diag *d)
     for (int v = 0; v < g->n_values; v++)
         g->offset[v] = g->trial_offset[v] = SIZE_MAX;
     g->arena_bytes = plan_offsets(s, n, keep, g->offset);
+    if (keep)
+        g->arena_bytes = au_cone_place(g, g->arena_bytes, ALIGN);
     if (keep) /* the trial arena only ever holds recomputed (non-input) values */
         g->trial_bytes = plan_offsets(s, n, false, g->trial_offset);
     au_free(s);
@@ -338,6 +341,8 @@ int au_graph_prepare(struct au_graph *g, int64_t batch, unsigned flags, struct a
     rc = bind_inputs(g, batch, d);
     if (!rc)
         rc = infer_all(g, d);
+    if (!rc && (flags & AU_PREPARE_KEEP) && au_cone_prepare(g))
+        rc = au_diag_set(d, AU_NOMEM, "out of memory for change propagation");
     if (!rc)
         rc = plan_memory(g, flags & AU_PREPARE_KEEP, d);
     if (!rc && (flags & AU_PREPARE_KEEP) && au_rows_prepare(g))

@@ -1,0 +1,169 @@
+/* Change propagation for resumed runs. A flipped activation changes a small region of the
+ * next conv's input, and only the outputs whose windows reach that region can change. For
+ * a node whose op offers run_boxes, run_from diffs each dirty row of its input against the
+ * golden run (a bounding box over all channels), starts from the node's golden output as
+ * it was before post-hooks (kept in the arena by the golden run) and recomputes only the
+ * cone, bit for bit as a dense run would; post-hooks then see the same tensor either way. */
+#include "graph_impl.h"
+
+#include "alloc.h"
+
+#include <string.h>
+
+static void node_ctx(const struct au_graph *g, int i, struct au_op_ctx *c)
+{
+    const struct au_node *n = &g->nodes[i];
+    *c = (struct au_op_ctx){
+        .node = n,
+        .n_in = n->n_in,
+        .n_out = n->n_out,
+        .in = (const struct au_tensor *const *)&g->in_ptrs[g->slot_in[i]],
+        .out = &g->out_ptrs[g->slot_out[i]],
+        .scratch = g->scratch,
+        .scratch_bytes = n->scratch_bytes,
+    };
+}
+
+/* Node i qualifies: its op can run boxes for these shapes, input 0 is a batch of images
+ * and every other input is a constant (weights), so input 0 is all a fault can change. */
+static bool box_capable(struct au_graph *g, int i)
+{
+    const struct au_node *n = &g->nodes[i];
+    if (n->folded || !n->def || !n->def->run_boxes || n->n_out != 1 || n->out[0] < 0 ||
+        n->n_in < 1 || n->in[0] < 0 || g->rt[n->in[0]].n_dims != 4 ||
+        !au_rows_batched(g, n->in[0]) || !au_rows_batched(g, n->out[0]))
+        return false;
+    for (int k = 1; k < n->n_in; k++)
+        if (n->in[k] >= 0 && !(g->values[n->in[k]].flags & AU_VALUE_CONST))
+            return false;
+    struct au_op_ctx c;
+    struct au_diag d = {{0}};
+    node_ctx(g, i, &c);
+    return n->def->run_boxes(&c, NULL, NULL, 0, &d) == 1;
+}
+
+int au_cone_prepare(struct au_graph *g)
+{
+    size_t nn = (size_t)g->n_nodes + 1, nv = (size_t)g->n_values + 1;
+    g->box_node = au_calloc(nn, 1);
+    g->raw_off = au_calloc(nn, sizeof(*g->raw_off));
+    g->box_slot = au_calloc(nv, sizeof(int));
+    g->box_valid = au_calloc(nv, 1);
+    if (!g->box_node || !g->raw_off || !g->box_slot || !g->box_valid)
+        return AU_NOMEM;
+    int slots = 0;
+    for (int v = 0; v < g->n_values; v++)
+        g->box_slot[v] = -1;
+    for (int i = 0; i < g->n_nodes; i++) {
+        g->raw_off[i] = SIZE_MAX;
+        if (!(g->box_node[i] = box_capable(g, i)))
+            continue;
+        int v = g->nodes[i].in[0];
+        if (g->box_slot[v] < 0)
+            g->box_slot[v] = slots++;
+    }
+    g->boxes = au_calloc((size_t)slots * (size_t)g->batch + 1, sizeof(*g->boxes));
+    g->box_tmp = au_calloc((size_t)g->batch + 1, sizeof(*g->box_tmp));
+    return g->boxes && g->box_tmp ? AU_OK : AU_NOMEM;
+}
+
+size_t au_cone_place(struct au_graph *g, size_t arena_bytes, size_t align)
+{
+    for (int i = 0; g->raw_off && i < g->n_nodes; i++) {
+        if (!g->box_node[i])
+            continue;
+        arena_bytes = (arena_bytes + align - 1) / align * align;
+        g->raw_off[i] = arena_bytes;
+        arena_bytes += au_tensor_nbytes(&g->rt[g->nodes[i].out[0]]);
+    }
+    return arena_bytes;
+}
+
+void au_cone_release(struct au_graph *g)
+{
+    au_free(g->box_node);
+    au_free(g->raw_off);
+    au_free(g->box_slot);
+    au_free(g->box_valid);
+    au_free(g->boxes);
+    au_free(g->box_tmp);
+    g->box_node = NULL;
+    g->raw_off = NULL;
+    g->box_slot = NULL;
+    g->box_valid = NULL;
+    g->boxes = NULL;
+    g->box_tmp = NULL;
+}
+
+void au_cone_keep_raw(struct au_graph *g, int i)
+{
+    if (g->raw_off && g->raw_off[i] != SIZE_MAX) {
+        const struct au_tensor *t = &g->rt[g->nodes[i].out[0]];
+        memcpy((char *)g->arena + g->raw_off[i], t->data, au_tensor_nbytes(t));
+    }
+}
+
+/* Bounding box of the elements of one row [c, h, w] that differ from golden (bitwise);
+ * false if none does. */
+static bool diff_box(const uint32_t *cur, const uint32_t *gold, int64_t c, int64_t h, int64_t w,
+                     struct au_box *b)
+{
+    int64_t y0 = h, y1 = -1, x0 = w, x1 = -1;
+    for (int64_t ch = 0; ch < c; ch++)
+        for (int64_t y = 0; y < h; y++) {
+            const uint32_t *p = cur + (ch * h + y) * w, *q = gold + (ch * h + y) * w;
+            if (memcmp(p, q, (size_t)w * sizeof(*p)) == 0)
+                continue;
+            int64_t a = 0, z = w - 1;
+            while (p[a] == q[a])
+                a++;
+            while (p[z] == q[z])
+                z--;
+            y0 = y < y0 ? y : y0;
+            y1 = y > y1 ? y : y1;
+            x0 = a < x0 ? a : x0;
+            x1 = z > x1 ? z : x1;
+        }
+    *b = (struct au_box){(int32_t)y0, (int32_t)y1, (int32_t)x0, (int32_t)x1};
+    return y1 >= 0;
+}
+
+void au_cone_prune(struct au_graph *g, int v, unsigned char *rm)
+{
+    const struct au_tensor *t = &g->rt[v];
+    const uint32_t *cur = t->data, *gold = (const void *)((char *)g->arena + g->offset[v]);
+    int64_t c = t->ne[1], h = t->ne[2], w = t->ne[3], per = c * h * w;
+    struct au_box *b = g->boxes + (size_t)g->box_slot[v] * (size_t)g->batch;
+    for (int64_t r = 0; r < g->batch; r++)
+        if (rm[r] && !diff_box(cur + r * per, gold + r * per, c, h, w, &b[r]))
+            rm[r] = 0;
+    g->box_valid[v] = 1;
+}
+
+bool au_cone_applies(const struct au_graph *g, int i)
+{
+    if (!g->box_node || !g->box_node[i] || (g->node_hook_mask[i] & AU_HOOK_PRE))
+        return false;
+    int v = g->nodes[i].in[0];
+    return g->dirty[v] && g->box_valid[v];
+}
+
+int au_cone_run(struct au_graph *g, int i, const unsigned char *rows, struct au_diag *d)
+{
+    const struct au_node *n = &g->nodes[i];
+    struct au_tensor *out = &g->rt[n->out[0]];
+    memcpy(out->data, (char *)g->arena + g->raw_off[i], au_tensor_nbytes(out));
+    const struct au_box *b = g->boxes + (size_t)g->box_slot[n->in[0]] * (size_t)g->batch;
+    int64_t m = 0;
+    for (int64_t r = 0; r < g->batch; r++)
+        if (rows[r]) {
+            g->row_idx[m] = r;
+            g->box_tmp[m++] = b[r];
+        }
+    struct au_op_ctx c;
+    node_ctx(g, i, &c);
+    if (m == 0)
+        return AU_OK;
+    int rc = n->def->run_boxes(&c, g->row_idx, g->box_tmp, m, d);
+    return rc == 1 ? AU_OK : rc == 0 ? n->def->run(&c, d) : rc;
+}
