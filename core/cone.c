@@ -1,9 +1,10 @@
-/* Change propagation for resumed runs. A flipped activation changes a small region of the
- * next conv's input, and only the outputs whose windows reach that region can change. For
- * a node whose op offers run_boxes, run_from diffs each dirty row of its input against the
- * golden run (a bounding box over all channels), starts from the node's golden output as
- * it was before post-hooks (kept in the arena by the golden run) and recomputes only the
- * cone, bit for bit as a dense run would; post-hooks then see the same tensor either way. */
+/* Change propagation for resumed runs. A flipped activation changes a small region of an
+ * image, and a conv, pool or ReLU downstream can only change outputs whose windows reach
+ * it. Nodes whose op offers run_boxes start from their golden output (before post-hooks:
+ * the golden run keeps a copy for nodes that have them) and recompute just that cone, bit
+ * for bit as a dense run would. Boxes come from the op (the cone) and are tightened by a
+ * diff against golden inside them, or, after a node that ran densely or whose hooks may
+ * have touched more, from a diff of the whole row. */
 #include "graph_impl.h"
 
 #include "alloc.h"
@@ -31,7 +32,8 @@ static bool box_capable(struct au_graph *g, int i)
     const struct au_node *n = &g->nodes[i];
     if (n->folded || !n->def || !n->def->run_boxes || n->n_out != 1 || n->out[0] < 0 ||
         n->n_in < 1 || n->in[0] < 0 || g->rt[n->in[0]].n_dims != 4 ||
-        !au_rows_batched(g, n->in[0]) || !au_rows_batched(g, n->out[0]))
+        g->rt[n->out[0]].n_dims != 4 || !au_rows_batched(g, n->in[0]) ||
+        !au_rows_batched(g, n->out[0]))
         return false;
     for (int k = 1; k < n->n_in; k++)
         if (n->in[k] >= 0 && !(g->values[n->in[k]].flags & AU_VALUE_CONST))
@@ -39,7 +41,7 @@ static bool box_capable(struct au_graph *g, int i)
     struct au_op_ctx c;
     struct au_diag d = {{0}};
     node_ctx(g, i, &c);
-    return n->def->run_boxes(&c, NULL, NULL, 0, &d) == 1;
+    return n->def->run_boxes(&c, NULL, NULL, NULL, 0, &d) == 1;
 }
 
 int au_cone_prepare(struct au_graph *g)
@@ -58,19 +60,21 @@ int au_cone_prepare(struct au_graph *g)
         g->raw_off[i] = SIZE_MAX;
         if (!(g->box_node[i] = box_capable(g, i)))
             continue;
-        int v = g->nodes[i].in[0];
-        if (g->box_slot[v] < 0)
-            g->box_slot[v] = slots++;
+        int io[2] = {g->nodes[i].in[0], g->nodes[i].out[0]};
+        for (int k = 0; k < 2; k++)
+            if (g->box_slot[io[k]] < 0)
+                g->box_slot[io[k]] = slots++;
     }
     g->boxes = au_calloc((size_t)slots * (size_t)g->batch + 1, sizeof(*g->boxes));
-    g->box_tmp = au_calloc((size_t)g->batch + 1, sizeof(*g->box_tmp));
+    g->box_tmp = au_calloc(2 * (size_t)g->batch + 1, sizeof(*g->box_tmp));
     return g->boxes && g->box_tmp ? AU_OK : AU_NOMEM;
 }
 
 size_t au_cone_place(struct au_graph *g, size_t arena_bytes, size_t align)
 {
+    /* layers get hooks (formats, faults); other nodes go by boxes only while hook-free */
     for (int i = 0; g->raw_off && i < g->n_nodes; i++) {
-        if (!g->box_node[i])
+        if (!g->box_node[i] || !g->nodes[i].is_layer)
             continue;
         arena_bytes = (arena_bytes + align - 1) / align * align;
         g->raw_off[i] = arena_bytes;
@@ -103,26 +107,27 @@ void au_cone_keep_raw(struct au_graph *g, int i)
     }
 }
 
-/* Bounding box of the elements of one row [c, h, w] that differ from golden (bitwise);
- * false if none does. */
+/* Bounding box of the elements of one row [c, h, w] inside box *b that differ from golden
+ * (bitwise), in *b; false if none does. */
 static bool diff_box(const uint32_t *cur, const uint32_t *gold, int64_t c, int64_t h, int64_t w,
                      struct au_box *b)
 {
-    int64_t y0 = h, y1 = -1, x0 = w, x1 = -1;
-    for (int64_t ch = 0; ch < c; ch++)
-        for (int64_t y = 0; y < h; y++) {
-            const uint32_t *p = cur + (ch * h + y) * w, *q = gold + (ch * h + y) * w;
-            if (memcmp(p, q, (size_t)w * sizeof(*p)) == 0)
+    int64_t y0 = h, y1 = -1, x0 = w, x1 = -1, n = b->x1 - b->x0 + 1;
+    for (int64_t ch = 0; ch < c && n > 0; ch++)
+        for (int64_t y = b->y0; y <= b->y1; y++) {
+            const uint32_t *p = cur + (ch * h + y) * w + b->x0,
+                           *q = gold + (ch * h + y) * w + b->x0;
+            if (memcmp(p, q, (size_t)n * sizeof(*p)) == 0)
                 continue;
-            int64_t a = 0, z = w - 1;
+            int64_t a = 0, z = n - 1;
             while (p[a] == q[a])
                 a++;
             while (p[z] == q[z])
                 z--;
             y0 = y < y0 ? y : y0;
             y1 = y > y1 ? y : y1;
-            x0 = a < x0 ? a : x0;
-            x1 = z > x1 ? z : x1;
+            x0 = b->x0 + a < x0 ? b->x0 + a : x0;
+            x1 = b->x0 + z > x1 ? b->x0 + z : x1;
         }
     *b = (struct au_box){(int32_t)y0, (int32_t)y1, (int32_t)x0, (int32_t)x1};
     return y1 >= 0;
@@ -134,26 +139,36 @@ void au_cone_prune(struct au_graph *g, int v, unsigned char *rm)
     const uint32_t *cur = t->data, *gold = (const void *)((char *)g->arena + g->offset[v]);
     int64_t c = t->ne[1], h = t->ne[2], w = t->ne[3], per = c * h * w;
     struct au_box *b = g->boxes + (size_t)g->box_slot[v] * (size_t)g->batch;
-    for (int64_t r = 0; r < g->batch; r++)
-        if (rm[r] && !diff_box(cur + r * per, gold + r * per, c, h, w, &b[r]))
+    bool whole = g->box_valid[v] != AU_BOX_CONE;
+    for (int64_t r = 0; r < g->batch; r++) {
+        if (!rm[r])
+            continue;
+        if (whole)
+            b[r] = (struct au_box){0, (int32_t)(h - 1), 0, (int32_t)(w - 1)};
+        if (b[r].y0 > b[r].y1 || !diff_box(cur + r * per, gold + r * per, c, h, w, &b[r]))
             rm[r] = 0;
-    g->box_valid[v] = 1;
+    }
+    g->box_valid[v] = AU_BOX_TIGHT;
 }
 
 bool au_cone_applies(const struct au_graph *g, int i)
 {
-    if (!g->box_node || !g->box_node[i] || (g->node_hook_mask[i] & AU_HOOK_PRE))
+    if (!g->box_node || !g->box_node[i] || (g->node_hook_mask[i] & AU_HOOK_PRE) ||
+        (g->raw_off[i] == SIZE_MAX && (g->node_hook_mask[i] & AU_HOOK_POST)))
         return false;
     int v = g->nodes[i].in[0];
-    return g->dirty[v] && g->box_valid[v];
+    return g->dirty[v] && g->box_valid[v] == AU_BOX_TIGHT;
 }
 
 int au_cone_run(struct au_graph *g, int i, const unsigned char *rows, struct au_diag *d)
 {
     const struct au_node *n = &g->nodes[i];
-    struct au_tensor *out = &g->rt[n->out[0]];
-    memcpy(out->data, (char *)g->arena + g->raw_off[i], au_tensor_nbytes(out));
+    int vo = n->out[0];
+    struct au_tensor *out = &g->rt[vo];
+    size_t src = g->raw_off[i] != SIZE_MAX ? g->raw_off[i] : g->offset[vo];
+    memcpy(out->data, (char *)g->arena + src, au_tensor_nbytes(out));
     const struct au_box *b = g->boxes + (size_t)g->box_slot[n->in[0]] * (size_t)g->batch;
+    struct au_box *ob = g->box_tmp + g->batch;
     int64_t m = 0;
     for (int64_t r = 0; r < g->batch; r++)
         if (rows[r]) {
@@ -162,8 +177,17 @@ int au_cone_run(struct au_graph *g, int i, const unsigned char *rows, struct au_
         }
     struct au_op_ctx c;
     node_ctx(g, i, &c);
-    if (m == 0)
-        return AU_OK;
-    int rc = n->def->run_boxes(&c, g->row_idx, g->box_tmp, m, d);
-    return rc == 1 ? AU_OK : rc == 0 ? n->def->run(&c, d) : rc;
+    int rc = m ? n->def->run_boxes(&c, g->row_idx, g->box_tmp, ob, m, d) : 1;
+    if (rc == 0)
+        return n->def->run(&c, d); /* box_valid[vo] stays 0: pruning diffs whole rows */
+    if (rc < 0)
+        return rc;
+    /* post-hooks may change more than the cone (a block format rescales its block) */
+    if (!(g->node_hook_mask[i] & AU_HOOK_POST)) {
+        struct au_box *vb = g->boxes + (size_t)g->box_slot[vo] * (size_t)g->batch;
+        for (int64_t k = 0; k < m; k++)
+            vb[g->row_idx[k]] = ob[k];
+        g->box_valid[vo] = AU_BOX_CONE;
+    }
+    return AU_OK;
 }

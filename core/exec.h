@@ -75,6 +75,10 @@ struct au_hook_args {
                                     tensor (a weight stays rewritten until restored) */
     struct au_tensor *const *out;
     struct au_diag *diag; /* a hook that fails may say why here (the run prefixes the node) */
+    /* run_from reuses the node's golden output (AU_RUN_REUSE_OUTPUT, or a forced node
+     * whose inputs are clean): out[] already went through every post-hook once, in the
+     * golden run. A hook that only re-derives it (a number format) may return at once. */
+    bool reused;
 };
 /* Return 0 to continue, a negative status to abort the run with it. */
 typedef int (*au_hook_fn)(void *user, const struct au_hook_args *a);

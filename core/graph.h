@@ -47,8 +47,8 @@ struct au_node {
     struct au_attr *attrs;
     const struct au_op_def *def;
     /* Filled by prepare: */
-    bool folded;    /* computed at prepare time; skipped at run */
-    bool is_layer;  /* has weights: Conv, Gemm, MatMul with a constant operand */
+    bool folded;   /* computed at prepare time; skipped at run */
+    bool is_layer; /* has weights: Conv, Gemm, MatMul with a constant operand */
     uint64_t macs;
     size_t scratch_bytes;
 };
@@ -89,7 +89,7 @@ int au_graph_n_nodes(const struct au_graph *g);
 const struct au_node *au_graph_node(const struct au_graph *g, int i);
 int au_graph_n_values(const struct au_graph *g);
 const struct au_value *au_graph_value(const struct au_graph *g, int i);
-int au_graph_n_inputs(const struct au_graph *g);  /* non-constant graph inputs */
+int au_graph_n_inputs(const struct au_graph *g); /* non-constant graph inputs */
 int au_graph_n_outputs(const struct au_graph *g);
 int au_graph_input_value(const struct au_graph *g, int i);
 int au_graph_output_value(const struct au_graph *g, int i);

@@ -68,8 +68,8 @@ struct au_graph {
     unsigned char *box_node;
     size_t *raw_off;
     int *box_slot;
-    unsigned char *box_valid;
-    struct au_box *boxes; /* slots x batch */
+    unsigned char *box_valid; /* 0, AU_BOX_CONE (may differ inside), AU_BOX_TIGHT (differs) */
+    struct au_box *boxes;     /* slots x batch */
     struct au_box *box_tmp;
 
     /* hooks */
@@ -81,9 +81,12 @@ struct au_graph {
 
 /* hook.c: recompute node_hook_mask after nodes or hooks change. */
 int au_hook_rebuild(struct au_graph *g);
-/* hook.c: call matching hooks for node i. */
-int au_hook_call(struct au_graph *g, int i, unsigned when, struct au_diag *d);
+/* hook.c: call matching hooks for node i; reused: out is the golden output, already
+ * through the post-hooks once (au_hook_args.reused). */
+int au_hook_call(struct au_graph *g, int i, unsigned when, bool reused, struct au_diag *d);
 void au_hook_free_all(struct au_graph *g);
+#define AU_BOX_CONE  1
+#define AU_BOX_TIGHT 2
 /* cone.c: which nodes propagate changes by boxes (KEEP, after shapes, before the memory
  * plan), then room for their pre-hook golden outputs at the end of the arena. */
 int au_cone_prepare(struct au_graph *g);
@@ -92,7 +95,7 @@ void au_cone_release(struct au_graph *g);
 /* cone.c: golden run, node i ran and its post-hooks have not: keep its output. */
 void au_cone_keep_raw(struct au_graph *g, int i);
 /* cone.c: value v (with box slot) was recomputed: clear the rows in rm equal to golden,
- * box the others. */
+ * box tightly the others (within the cone boxes if its node left them). */
 void au_cone_prune(struct au_graph *g, int v, unsigned char *rm);
 /* cone.c: run_from may recompute node i by boxes now; then do it for the rows set. */
 bool au_cone_applies(const struct au_graph *g, int i);

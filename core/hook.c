@@ -36,7 +36,7 @@ int au_hook_rebuild(struct au_graph *g)
     return AU_OK;
 }
 
-int au_hook_call(struct au_graph *g, int i, unsigned when, struct au_diag *d)
+int au_hook_call(struct au_graph *g, int i, unsigned when, bool reused, struct au_diag *d)
 {
     const struct au_node *n = &g->nodes[i];
     struct au_hook_args a = {
@@ -48,6 +48,7 @@ int au_hook_call(struct au_graph *g, int i, unsigned when, struct au_diag *d)
         .n_out = n->n_out,
         .in = &g->in_ptrs[g->slot_in[i]],
         .out = &g->out_ptrs[g->slot_out[i]],
+        .reused = reused,
     };
     for (int k = 0; k < g->n_hooks; k++) {
         const struct au_hook_entry *h = &g->hooks[k];

@@ -71,14 +71,20 @@ void au_kern_conv2d(const struct au_conv2d *p, const float *x, const float *w, c
 struct au_box {
     int32_t y0, y1, x0, x1;
 };
+/* The outputs of window g whose windows reach input region in (empty if none). */
+void au_kern_win_cone(const struct au_win2d *g, const struct au_box *in, struct au_box *out);
 /* Whether au_kern_conv2d_boxes can run p (the direct kernel: few output channels). */
 bool au_kern_conv2d_boxes_ok(const struct au_conv2d *p);
 /* For images rows[0..n) of y: recompute only the outputs whose windows reach the input
- * region in[i] of image rows[i], bit for bit as au_kern_conv2d computes them; every other
- * output is left as it is (a previous run's, whose input differed only there). */
+ * region in[i] of image rows[i] (au_kern_win_cone), bit for bit as au_kern_conv2d computes
+ * them; every other output is left as it is (a previous run's, whose input differed only
+ * there). */
 void au_kern_conv2d_boxes(const struct au_conv2d *p, const float *x, const float *w,
                           const float *bias, float *y, const int64_t *rows, const struct au_box *in,
                           int64_t n);
+/* The same for max pooling of images [c, h, w]: outputs of rows[i] in the cone of in[i]. */
+void au_kern_maxpool2d_boxes(const struct au_win2d *g, int64_t c, const float *x, float *y,
+                             const int64_t *rows, const struct au_box *in, int64_t n);
 
 /* Pools over n_planes independent planes, x [n_planes, h, w] -> y [n_planes, oh, ow].
  * scratch holds au_kern_pool_scratch(g) bytes (column ranges), 8-byte aligned. */

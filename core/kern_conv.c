@@ -1022,6 +1022,16 @@ static void cone_axis(int64_t lo, int64_t hi, int64_t s, int64_t pad, int64_t k,
         *ohi = n_out - 1;
 }
 
+void au_kern_win_cone(const struct au_win2d *g, const struct au_box *in, struct au_box *out)
+{
+    int64_t y0, y1, x0, x1;
+    cone_axis(in->y0, in->y1, g->sh, g->pt, g->kh, g->dh, g->oh, &y0, &y1);
+    cone_axis(in->x0, in->x1, g->sw, g->pl, g->kw, g->dw, g->ow, &x0, &x1);
+    if (y0 > y1 || x0 > x1 || in->y0 > in->y1)
+        y0 = 0, y1 = -1, x0 = 0, x1 = -1;
+    *out = (struct au_box){(int32_t)y0, (int32_t)y1, (int32_t)x0, (int32_t)x1};
+}
+
 struct doc_boxes {
     const struct doc_job *j;
     const int64_t *rows;
@@ -1040,11 +1050,12 @@ static void doc_box_images(void *arg, int64_t lo, int64_t hi)
     float xp[DOC_IN_CAP];
     int64_t k = p->c_in * g->kh * g->kw, hw = g->oh * g->ow;
     for (int64_t i = lo; i < hi; i++) {
-        int64_t n = b->rows[i], y0, y1, x0, x1;
-        cone_axis(b->in[i].y0, b->in[i].y1, g->sh, g->pt, g->kh, g->dh, g->oh, &y0, &y1);
-        cone_axis(b->in[i].x0, b->in[i].x1, g->sw, g->pl, g->kw, g->dw, g->ow, &x0, &x1);
-        if (y0 > y1 || x0 > x1)
+        int64_t n = b->rows[i];
+        struct au_box o;
+        au_kern_win_cone(g, &b->in[i], &o);
+        if (o.y0 > o.y1)
             continue;
+        int64_t y0 = o.y0, y1 = o.y1, x0 = o.x0, x1 = o.x1;
         doc_pad(j, j->x + n * p->c_in * g->h * g->w, xp);
         float *yn = j->y + n * p->c_out * hw;
         for (int64_t oy = y0; oy <= y1; oy++)

@@ -263,6 +263,37 @@ void au_kern_maxpool2d(const struct au_win2d *g, int64_t n_planes, const float *
     au_kern_parallel(n_planes, g->oh * g->ow * g->kh * g->kw, max_planes, &job);
 }
 
+/* One output of a plane, tap by tap in the order every path folds (MAX_STEP from -inf). */
+static float max_at(const struct au_win2d *g, const float *xp, int64_t oh, int64_t ow)
+{
+    float m = -INFINITY;
+    for (int64_t ki = 0; ki < g->kh; ki++) {
+        int64_t ih = oh * g->sh + ki * g->dh - g->pt;
+        for (int64_t kj = 0; ih >= 0 && ih < g->h && kj < g->kw; kj++) {
+            int64_t iw = ow * g->sw + kj * g->dw - g->pl;
+            if (iw >= 0 && iw < g->w)
+                m = MAX_STEP(xp[ih * g->w + iw], m);
+        }
+    }
+    return m;
+}
+
+void au_kern_maxpool2d_boxes(const struct au_win2d *g, int64_t c, const float *x, float *y,
+                             const int64_t *rows, const struct au_box *in, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        struct au_box o;
+        au_kern_win_cone(g, &in[i], &o);
+        for (int64_t ch = 0; ch < c; ch++) {
+            const float *xp = x + (rows[i] * c + ch) * g->h * g->w;
+            float *yp = y + (rows[i] * c + ch) * g->oh * g->ow;
+            for (int64_t oh = o.y0; oh <= o.y1; oh++)
+                for (int64_t ow = o.x0; ow <= o.x1; ow++)
+                    yp[oh * g->ow + ow] = max_at(g, xp, oh, ow);
+        }
+    }
+}
+
 AU_KERN_CLONES
 static void sum_row(const struct au_win2d *g, struct col_ranges cr, const float *xp, int64_t oh,
                     float *restrict yrow)

@@ -58,10 +58,11 @@ struct au_op_def {
     /* Optional, for resumed runs (change propagation): out[0] holds a previous run's
      * output (before post-hooks) and in[0] differs from that run's input only inside
      * box[i] of batch row rows[i] (the other inputs are the same); recompute only what
-     * that can change, bit for bit as run() would. Returns 1 if done, 0 if this node
-     * cannot (then run() it); n = 0 only asks. NULL: never. */
+     * that can change, bit for bit as run() would, and say where in out_box[i] (empty:
+     * y0 > y1). Returns 1 if done, 0 if this node cannot (then run() it); n = 0 only
+     * asks. NULL: never. */
     int (*run_boxes)(const struct au_op_ctx *ctx, const int64_t *rows, const struct au_box *box,
-                     int64_t n, struct au_diag *d);
+                     struct au_box *out_box, int64_t n, struct au_diag *d);
 };
 
 /* Registry lookup by ONNX op_type; NULL if unsupported. */

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------- shared helpers -- */
@@ -683,6 +684,51 @@ static int unary_run(const struct au_op_ctx *ctx, const struct un_op *op, struct
     return AU_OK;
 }
 
+/* Elementwise ops whose every element is computed the same way on any path (no vector
+ * math library): the region of a changed input is the region of the changed output. */
+static int unary_run_boxes(const struct au_op_ctx *ctx, const struct un_op *op, const int64_t *rows,
+                           const struct au_box *box, struct au_box *out_box, int64_t n)
+{
+    const struct au_tensor *x = ctx->in[0];
+    if (x->dtype != AU_DTYPE_F32 || x->n_dims != 4)
+        return 0;
+    const struct au_node *nd = ctx->node;
+    struct un_params p = {
+        .alpha = au_node_attr_float(nd, "alpha", op->alpha),
+        .beta = au_node_attr_float(nd, "beta", op->beta),
+        .gamma = au_node_attr_float(nd, "gamma", op->gamma),
+    };
+    int64_t c = x->ne[1], h = x->ne[2], w = x->ne[3];
+    const float *xs = x->data;
+    float *ys = ctx->out[0]->data;
+    for (int64_t i = 0; i < n; i++) {
+        const struct au_box *b = &box[i];
+        out_box[i] = *b;
+        for (int64_t ch = 0; ch < c && b->y0 <= b->y1; ch++)
+            for (int64_t y = b->y0; y <= b->y1; y++) {
+                int64_t at = ((rows[i] * c + ch) * h + y) * w + b->x0;
+                op->f32(xs + at, ys + at, b->x1 - b->x0 + 1, &p);
+            }
+    }
+    return 1;
+}
+
+static int relu_run_boxes(const struct au_op_ctx *ctx, const int64_t *rows,
+                          const struct au_box *box, struct au_box *out_box, int64_t n,
+                          struct au_diag *d)
+{
+    (void)d;
+    return unary_run_boxes(ctx, &un_relu, rows, box, out_box, n);
+}
+
+static int leaky_relu_run_boxes(const struct au_op_ctx *ctx, const int64_t *rows,
+                                const struct au_box *box, struct au_box *out_box, int64_t n,
+                                struct au_diag *d)
+{
+    (void)d;
+    return unary_run_boxes(ctx, &un_leaky_relu, rows, box, out_box, n);
+}
+
 #define UNARY_WRAPPERS(id)                                                                         \
     static int id##_infer(const struct au_op_ctx *ctx, size_t *scratch, struct au_diag *d)         \
     {                                                                                              \
@@ -1001,8 +1047,8 @@ const struct au_op_def au_ops_ew[] = {
     UN("Sigmoid", sigmoid),
     UN("Neg", neg),
     UN("Abs", abs),
-    UN("Relu", relu),
-    UN("LeakyRelu", leaky_relu),
+    {"Relu", 1, 1, 1, 1, relu_infer, relu_run, NULL, relu_run_boxes},
+    {"LeakyRelu", 1, 1, 1, 1, leaky_relu_infer, leaky_relu_run, NULL, leaky_relu_run_boxes},
     UN("Elu", elu),
     UN("Selu", selu),
     UN("HardSigmoid", hard_sigmoid),

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define LBL(ctx) au_node_label((ctx)->node)
@@ -311,7 +312,8 @@ static int conv_run(const struct au_op_ctx *ctx, struct au_diag *d)
 }
 
 static int conv_run_boxes(const struct au_op_ctx *ctx, const int64_t *rows,
-                          const struct au_box *box, int64_t n, struct au_diag *d)
+                          const struct au_box *box, struct au_box *out_box, int64_t n,
+                          struct au_diag *d)
 {
     struct au_conv2d p;
     struct win_attrs wa;
@@ -320,6 +322,8 @@ static int conv_run_boxes(const struct au_op_ctx *ctx, const int64_t *rows,
     const struct au_tensor *b = opt_in(ctx, 2);
     au_kern_conv2d_boxes(&p, ctx->in[0]->data, ctx->in[1]->data, b ? b->data : NULL,
                          ctx->out[0]->data, rows, box, n);
+    for (int64_t i = 0; i < n; i++)
+        au_kern_win_cone(&p.g, &box[i], &out_box[i]);
     return 1;
 }
 
@@ -597,6 +601,22 @@ static int maxpool_run(const struct au_op_ctx *ctx, struct au_diag *d)
     return AU_OK;
 }
 
+static int maxpool_run_boxes(const struct au_op_ctx *ctx, const int64_t *rows,
+                             const struct au_box *box, struct au_box *out_box, int64_t n,
+                             struct au_diag *d)
+{
+    struct au_win2d g;
+    int64_t n_planes;
+    if (ctx->in[0]->n_dims != 4 || (ctx->n_out > 1 && ctx->out[1]) ||
+        pool_setup(ctx, "MaxPool", &g, &n_planes, d) < 0)
+        return 0;
+    au_kern_maxpool2d_boxes(&g, ctx->in[0]->ne[1], ctx->in[0]->data, ctx->out[0]->data, rows, box,
+                            n);
+    for (int64_t i = 0; i < n; i++)
+        au_kern_win_cone(&g, &box[i], &out_box[i]);
+    return 1;
+}
+
 static int avgpool_infer(const struct au_op_ctx *ctx, size_t *scratch_bytes, struct au_diag *d)
 {
     struct au_win2d g;
@@ -797,7 +817,7 @@ const struct au_op_def au_ops_nn[] = {
     {"Conv", 2, 3, 1, 1, conv_infer, conv_run, conv_macs, conv_run_boxes},
     {"Gemm", 2, 3, 1, 1, gemm_infer, gemm_run, gemm_macs, NULL},
     {"MatMul", 2, 2, 1, 1, matmul_infer, matmul_run, matmul_macs, NULL},
-    {"MaxPool", 1, 1, 1, 2, maxpool_infer, maxpool_run, pool_macs, NULL},
+    {"MaxPool", 1, 1, 1, 2, maxpool_infer, maxpool_run, pool_macs, maxpool_run_boxes},
     {"AveragePool", 1, 1, 1, 1, avgpool_infer, avgpool_run, pool_macs, NULL},
     {"GlobalAveragePool", 1, 1, 1, 1, gap_infer, gap_run, global_macs, NULL},
     {"GlobalMaxPool", 1, 1, 1, 1, gmp_infer, gmp_run, global_macs, NULL},

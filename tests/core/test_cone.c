@@ -104,6 +104,19 @@ static int round_hook(void *user, const struct au_hook_args *a)
     return 0;
 }
 
+/* Each element's low bit carries a parity running along the whole tensor, as stochastic
+ * rounding's random stream does: a change in one row changes the rows after it. */
+static int chain_hook(void *user, const struct au_hook_args *a)
+{
+    (void)user;
+    uint32_t *u = a->out[0]->data, p = 0;
+    for (int64_t i = 0; i < au_tensor_numel(a->out[0]); i++) {
+        p ^= (u[i] >> 13) & 1u;
+        u[i] = (u[i] & ~1u) | p;
+    }
+    return 0;
+}
+
 static struct au_attr ints_attr(const char *name, int n, const int64_t *v)
 {
     int64_t *p = au_malloc((size_t)n * sizeof(*p));
@@ -119,7 +132,8 @@ static float *rnd(struct au_pcg32 *r, int n)
     return p;
 }
 
-/* x[B,2,12,12] -> conv1 (2->6, 3x3 pad 1) -> relu -> pool 2x2 -> conv2 (6->16, 3x3) -> y */
+/* x[B,2,12,12] -> conv1 (2->6, 3x3 pad 1) -> relu -> pool 2x2 -> conv2 (6->16, 3x3) -> relu
+ * -> y */
 static struct au_graph *build(struct au_pcg32 *r)
 {
     struct au_graph *g = au_graph_new();
@@ -134,7 +148,8 @@ static struct au_graph *build(struct au_pcg32 *r)
                                   rnd(r, 864));
     au_graph_set_initializer_take(g, au_graph_add_value(g, "b2"), AU_DTYPE_F32, 1, b2s, rnd(r, 16));
     const char *i1[] = {"x", "w1", "b1"}, *o1[] = {"c1"}, *i2[] = {"c1"}, *o2[] = {"r1"};
-    const char *i3[] = {"r1"}, *o3[] = {"p1"}, *i4[] = {"p1", "w2", "b2"}, *o4[] = {"y"};
+    const char *i3[] = {"r1"}, *o3[] = {"p1"}, *i4[] = {"p1", "w2", "b2"}, *o4[] = {"c2"};
+    const char *i5[] = {"c2"}, *o5[] = {"y"};
     struct au_attr a1[2] = {ints_attr("kernel_shape", 2, k3), ints_attr("pads", 4, pad1)};
     struct au_attr a3[2] = {ints_attr("kernel_shape", 2, k2), ints_attr("strides", 2, k2)};
     struct au_attr a4[1] = {ints_attr("kernel_shape", 2, k3)};
@@ -142,11 +157,12 @@ static struct au_graph *build(struct au_pcg32 *r)
     CHECK(au_graph_add_node(g, "relu", "Relu", 1, i2, 1, o2, NULL, 0, &d) >= 0);
     CHECK(au_graph_add_node(g, "pool", "MaxPool", 1, i3, 1, o3, a3, 2, &d) >= 0);
     CHECK(au_graph_add_node(g, "conv2", "Conv", 3, i4, 1, o4, a4, 1, &d) >= 0);
+    CHECK(au_graph_add_node(g, "relu2", "Relu", 1, i5, 1, o5, NULL, 0, &d) >= 0);
     au_graph_mark_output(g, "y");
     return g;
 }
 
-static void test_run_from_boxes_equal_dense(void)
+static void run_from_case(au_hook_fn post)
 {
     struct au_pcg32 r;
     au_pcg32_seed(&r, check_seed(), 11);
@@ -156,7 +172,7 @@ static void test_run_from_boxes_equal_dense(void)
     CHECK_EQ_INT(au_graph_prepare(g, B, AU_PREPARE_KEEP, &d), 0);
     float *x = rnd(&r, (int)n_in), *dense = au_malloc((size_t)n_out * sizeof(float));
     au_graph_set_input(g, 0, x, (size_t)n_in * sizeof(float), &d);
-    CHECK(au_hook_add(g, AU_HOOK_SEL_NAME, "conv2", AU_HOOK_POST, round_hook, NULL) >= 0);
+    CHECK(au_hook_add(g, AU_HOOK_SEL_NAME, "conv2", AU_HOOK_POST, post, NULL) >= 0);
     CHECK_EQ_INT(au_graph_run(g, &d), 0);
     struct flip f = {0};
     CHECK(au_hook_add(g, AU_HOOK_SEL_NAME, "conv1", AU_HOOK_POST, flip_hook, &f) >= 0);
@@ -179,6 +195,7 @@ static void test_run_from_boxes_equal_dense(void)
 int main(void)
 {
     test_kernel_boxes_equal_dense();
-    test_run_from_boxes_equal_dense();
+    run_from_case(round_hook);
+    run_from_case(chain_hook);
     return check_report("test_cone");
 }
