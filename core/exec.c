@@ -332,6 +332,11 @@ void au_graph_arena_free(void *arena)
     au_arena_free(arena);
 }
 
+const void *au_graph_arena(const struct au_graph *g)
+{
+    return g->arena;
+}
+
 size_t au_graph_arena_bytes(const struct au_graph *g)
 {
     return g->arena_bytes;

@@ -53,6 +53,8 @@ void *au_graph_arena_new(const struct au_graph *g);
 void au_graph_arena_free(void *arena);
 size_t au_graph_arena_bytes(const struct au_graph *g);
 void *au_graph_arena_swap(struct au_graph *g, void *arena);
+/* The arena in use (an identity: what it holds changes with every full run). */
+const void *au_graph_arena(const struct au_graph *g);
 /* BLAS threads for this process (0 = leave as is). Same count -> same bits. */
 void au_set_threads(int n);
 

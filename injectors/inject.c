@@ -49,6 +49,16 @@ struct au_inject {
     /* range detector */
     float *absmax; /* per node, NULL = off */
     int64_t *detected;
+    /* Its firings in golden runs, per arena (golden caches swap arenas) x node x slot: a
+     * trial that does not rerun a layer, or reuses its golden output, fires there as the
+     * golden run did, and a full rerun (--naive) counts those too. */
+    struct gold_fired {
+        const void *arena;
+        int64_t *n;
+    } * gf;
+    int n_gf;
+    bool in_golden;
+    unsigned char *detector_ran; /* per node, this trial */
 };
 
 static int layer_setup(struct au_inject *inj, int li, struct au_diag *d)
@@ -159,11 +169,38 @@ static int apply_site(struct au_inject *inj, const struct inj_layer *L, uint32_t
 }
 
 /* Range detector on one layer output: clamp to the profiled absmax, count per slot. */
-static void detect(struct au_inject *inj, int node, struct au_tensor *t)
+/* The golden firings of the graph's current arena (NULL if none recorded; create: make a
+ * zeroed entry). */
+static int64_t *gold_fired(struct au_inject *inj, bool create)
+{
+    const void *a = au_graph_arena(inj->g);
+    for (int k = 0; k < inj->n_gf; k++)
+        if (inj->gf[k].arena == a)
+            return inj->gf[k].n;
+    if (!create)
+        return NULL;
+    size_t n = (size_t)au_graph_n_nodes(inj->g) * (size_t)au_graph_batch(inj->g);
+    struct gold_fired *g = au_realloc(inj->gf, ((size_t)inj->n_gf + 1) * sizeof(*g));
+    if (!g)
+        return NULL;
+    inj->gf = g;
+    if (!(g[inj->n_gf].n = au_calloc(n + 1, sizeof(int64_t))))
+        return NULL;
+    g[inj->n_gf].arena = a;
+    return g[inj->n_gf++].n;
+}
+
+/* Range detector on one layer output: clamp to the profiled absmax, count per slot (in a
+ * golden run, as that arena's golden firings). A reused golden output was clamped in the
+ * golden run: its golden firings are added after the trial, with the layers not rerun. */
+static void detect(struct au_inject *inj, int node, struct au_tensor *t, bool reused)
 {
     float m = inj->absmax[node];
     int64_t b = au_graph_batch(inj->g), per = au_tensor_numel(t) / b;
     float *x = t->data;
+    int64_t *gold = inj->in_golden ? gold_fired(inj, true) : NULL;
+    if (!inj->in_golden && !reused)
+        inj->detector_ran[node] = 1;
     for (int64_t s = 0; s < b; s++) {
         int64_t fired = 0;
         for (int64_t i = s * per; i < (s + 1) * per; i++) {
@@ -173,7 +210,20 @@ static void detect(struct au_inject *inj, int node, struct au_tensor *t)
             }
         }
         inj->detected[s] += fired;
+        if (gold)
+            gold[(int64_t)node * b + s] = fired;
     }
+}
+
+/* After a resumed trial: the golden firings of the layers whose detector did not run on
+ * a recomputed output. */
+static void add_gold_fired(struct au_inject *inj)
+{
+    const int64_t *gold = gold_fired(inj, false);
+    int64_t b = au_graph_batch(inj->g);
+    for (int i = 0; gold && i < au_graph_n_nodes(inj->g); i++)
+        for (int64_t s = 0; !inj->detector_ran[i] && s < b; s++)
+            inj->detected[s] += gold[(int64_t)i * b + s];
 }
 
 static int inject_hook(void *user, const struct au_hook_args *a)
@@ -201,7 +251,7 @@ static int inject_hook(void *user, const struct au_hook_args *a)
         }
     }
     if (inj->absmax && a->out[0]->dtype == AU_DTYPE_F32 && au_graph_node(inj->g, node)->is_layer)
-        detect(inj, node, a->out[0]);
+        detect(inj, node, a->out[0], a->reused);
     return AU_OK;
 }
 
@@ -223,8 +273,9 @@ int au_inject_new(struct au_graph *g, struct au_emul *e, const au_numsys_registr
     inj->layers = au_calloc((size_t)inj->n_layers + 1, sizeof(*inj->layers));
     inj->pending = au_calloc((size_t)n_nodes + 1, 1);
     inj->detected = au_calloc((size_t)au_graph_batch(g) + 1, sizeof(int64_t));
+    inj->detector_ran = au_calloc((size_t)n_nodes + 1, 1);
     rc = AU_NOMEM;
-    if (!inj->layers || !inj->pending || !inj->detected)
+    if (!inj->layers || !inj->pending || !inj->detected || !inj->detector_ran)
         goto err;
     size_t max_w = 1;
     for (int li = 0; li < inj->n_layers; li++) {
@@ -265,6 +316,10 @@ void au_inject_free(struct au_inject *inj)
     au_free(inj->layers);
     au_free(inj->pending);
     au_free(inj->detected);
+    for (int k = 0; k < inj->n_gf; k++)
+        au_free(inj->gf[k].n);
+    au_free(inj->gf);
+    au_free(inj->detector_ran);
     au_free(inj->codes);
     au_requant_free(inj->rq);
     au_free(inj->wbuf);
@@ -347,6 +402,7 @@ int au_inject_run(struct au_inject *inj, const struct au_slot_faults *slots, int
         return au_diag_set(d, AU_NOMEM, "out of memory");
     inj->rec_off = off;
     memset(inj->pending, 0, (size_t)n_nodes);
+    memset(inj->detector_ran, 0, (size_t)n_nodes);
     memset(inj->detected, 0, (size_t)au_graph_batch(inj->g) * sizeof(int64_t));
     for (int b = 0; b < n_slots; b++) {
         off[b] = n_rec;
@@ -372,11 +428,16 @@ int au_inject_run(struct au_inject *inj, const struct au_slot_faults *slots, int
     else if (!rc && first < n_nodes) { /* with weight faults the first layer must rerun */
         /* every faulty node runs, even where an earlier fault was masked on the way */
         au_graph_set_forced(inj->g, inj->pending);
+        /* the range detector clamps the golden output: a fault must land before it, as in
+         * a full rerun, so with it on the faulty layer is recomputed, not reused */
+        bool reuse = !n_w && !inj->absmax;
         rc = au_graph_run_from(inj->g, first,
-                               AU_RUN_PRUNE_MASKED | (n_w ? 0u : AU_RUN_REUSE_OUTPUT) |
+                               AU_RUN_PRUNE_MASKED | (reuse ? AU_RUN_REUSE_OUTPUT : 0u) |
                                    (inj->compact ? AU_RUN_COMPACT : 0u),
                                d);
         au_graph_set_forced(inj->g, NULL);
+        if (!rc && inj->absmax)
+            add_gold_fired(inj);
     }
     restore_weights(inj);
     memset(inj->pending, 0, (size_t)n_nodes);
@@ -388,7 +449,10 @@ int au_inject_golden(struct au_inject *inj, struct au_diag *d)
 {
     memset(inj->detected, 0, (size_t)au_graph_batch(inj->g) * sizeof(int64_t));
     inj->n_slots = 0;
-    return au_graph_run(inj->g, d);
+    inj->in_golden = true;
+    int rc = au_graph_run(inj->g, d);
+    inj->in_golden = false;
+    return rc;
 }
 
 int au_inject_set_range_detector(struct au_inject *inj, const struct au_range *per_node,
