@@ -136,14 +136,52 @@ void au_cone_keep_raw(struct au_graph *g, int i)
 
 /* Bounding box of the elements of one row [c, h, w] inside box *b that differ from golden
  * (bitwise), in *b; false if none does. */
+/* First / last index in [0, n) where p and q differ, -1 if none: memcmp over chunks. */
+static int64_t first_diff(const uint32_t *p, const uint32_t *q, int64_t n)
+{
+    const int64_t k = 64;
+    int64_t i = 0;
+    while (i + k <= n && memcmp(p + i, q + i, k * sizeof(*p)) == 0)
+        i += k;
+    for (; i < n; i++)
+        if (p[i] != q[i])
+            return i;
+    return -1;
+}
+
+static int64_t last_diff(const uint32_t *p, const uint32_t *q, int64_t n)
+{
+    const int64_t k = 64;
+    int64_t e = n;
+    while (e - k >= 0 && memcmp(p + e - k, q + e - k, k * sizeof(*p)) == 0)
+        e -= k;
+    for (int64_t i = e - 1; i >= 0; i--)
+        if (p[i] != q[i])
+            return i;
+    return -1;
+}
+
+/* Bounding box of the elements of one row [c, h, w] inside box *b that differ from golden
+ * (bitwise), in *b; false if none does. Only the image lines from the first to the last
+ * differing element are looked at one by one (a fault's change is local). */
 static bool diff_box(const uint32_t *cur, const uint32_t *gold, int64_t c, int64_t h, int64_t w,
                      struct au_box *b)
 {
     int64_t y0 = h, y1 = -1, x0 = w, x1 = -1, n = b->x1 - b->x0 + 1;
-    for (int64_t ch = 0; ch < c && n > 0; ch++)
+    int64_t l0 = 0, l1 = c * h - 1; /* lines (ch * h + y) to look at */
+    if (b->y0 == 0 && b->y1 == h - 1 && n == w) {
+        int64_t f = first_diff(cur, gold, c * h * w);
+        if (f < 0)
+            return *b = (struct au_box){0, -1, 0, -1}, false;
+        l0 = f / w;
+        l1 = last_diff(cur, gold, c * h * w) / w;
+    }
+    for (int64_t ch = l0 / h; ch < c && ch <= l1 / h && n > 0; ch++)
         for (int64_t y = b->y0; y <= b->y1; y++) {
-            const uint32_t *p = cur + (ch * h + y) * w + b->x0,
-                           *q = gold + (ch * h + y) * w + b->x0;
+            int64_t line = ch * h + y;
+            if (line < l0 || line > l1)
+                continue;
+            const uint32_t *p = cur + line * w + b->x0, *q = gold + line * w + b->x0;
             if (memcmp(p, q, (size_t)n * sizeof(*p)) == 0)
                 continue;
             int64_t a = 0, z = n - 1;
