@@ -14,20 +14,6 @@
 
 #include <string.h>
 
-static void node_ctx(const struct au_graph *g, int i, struct au_op_ctx *c)
-{
-    const struct au_node *n = &g->nodes[i];
-    *c = (struct au_op_ctx){
-        .node = n,
-        .n_in = n->n_in,
-        .n_out = n->n_out,
-        .in = (const struct au_tensor *const *)&g->in_ptrs[g->slot_in[i]],
-        .out = &g->out_ptrs[g->slot_out[i]],
-        .scratch = g->scratch,
-        .scratch_bytes = n->scratch_bytes,
-    };
-}
-
 /* Node i qualifies: its op can run boxes for these shapes, input 0 is a batch of images
  * and every other input is a constant (weights), so input 0 is all a fault can change. */
 static bool box_capable(struct au_graph *g, int i)
@@ -43,7 +29,7 @@ static bool box_capable(struct au_graph *g, int i)
             return false;
     struct au_op_ctx c;
     struct au_diag d = {{0}};
-    node_ctx(g, i, &c);
+    au_node_ctx(g, i, &c);
     return n->def->run_boxes(&c, NULL, NULL, NULL, 0, &d) == 1;
 }
 
@@ -244,7 +230,7 @@ int au_cone_run(struct au_graph *g, int i, const unsigned char *rows, struct au_
             g->box_tmp[m++] = b[r];
         }
     struct au_op_ctx c;
-    node_ctx(g, i, &c);
+    au_node_ctx(g, i, &c);
     int rc = m ? n->def->run_boxes(&c, g->row_idx, g->box_tmp, ob, m, d) : 1;
     if (rc == 0)
         return n->def->run(&c, d); /* box_valid[vo] stays 0: pruning diffs whole rows */

@@ -15,15 +15,8 @@
 static int run_node(struct au_graph *g, int i, bool keep_raw, struct au_diag *d)
 {
     const struct au_node *n = &g->nodes[i];
-    struct au_op_ctx c = {
-        .node = n,
-        .n_in = n->n_in,
-        .n_out = n->n_out,
-        .in = (const struct au_tensor *const *)&g->in_ptrs[g->slot_in[i]],
-        .out = &g->out_ptrs[g->slot_out[i]],
-        .scratch = g->scratch,
-        .scratch_bytes = n->scratch_bytes,
-    };
+    struct au_op_ctx c;
+    au_node_ctx(g, i, &c);
     int rc;
     if (g->node_hook_mask[i] & AU_HOOK_PRE) {
         rc = au_hook_call(g, i, AU_HOOK_PRE, false, d);

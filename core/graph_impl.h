@@ -82,6 +82,21 @@ struct au_graph {
     int n_threads;
 };
 
+/* The op context of node i as the graph runs it (its tensors, the shared scratch). */
+static inline void au_node_ctx(const struct au_graph *g, int i, struct au_op_ctx *c)
+{
+    const struct au_node *n = &g->nodes[i];
+    *c = (struct au_op_ctx){
+        .node = n,
+        .n_in = n->n_in,
+        .n_out = n->n_out,
+        .in = (const struct au_tensor *const *)&g->in_ptrs[g->slot_in[i]],
+        .out = &g->out_ptrs[g->slot_out[i]],
+        .scratch = g->scratch,
+        .scratch_bytes = n->scratch_bytes,
+    };
+}
+
 /* hook.c: recompute node_hook_mask after nodes or hooks change. */
 int au_hook_rebuild(struct au_graph *g);
 /* hook.c: call matching hooks for node i; reused: out is the golden output, already
