@@ -4,13 +4,10 @@
  * the golden run keeps a copy for nodes that have them) and recompute just that cone, bit
  * for bit as a dense run would. Boxes come from the op (the cone) and are tightened by a
  * diff against golden inside them, or, after a node that ran densely or whose hooks may
- * have touched more, from a diff of the whole row. A boxed value is written in place in a
- * mirror of its golden tensor, and the next run puts back only the boxes that differ, so
- * neither a boxed node nor a reused faulty output copies whole tensors. */
+ * have touched more, from a diff of the whole row. */
 #include "graph_impl.h"
 
 #include "alloc.h"
-#include "arena.h"
 
 #include <string.h>
 
@@ -54,24 +51,6 @@ int au_cone_prepare(struct au_graph *g)
             if (g->box_slot[io[k]] < 0)
                 g->box_slot[io[k]] = slots++;
     }
-    g->mirror = au_calloc(nv, sizeof(*g->mirror));
-    g->mirror_state = au_calloc(nv, 1);
-    if (!g->mirror || !g->mirror_state)
-        return AU_NOMEM;
-    /* one huge-page arena for all: page faults cost (in a VM) as much as the copies */
-    size_t bytes = 0;
-    for (int v = 0; v < g->n_values; v++)
-        if (g->box_slot[v] >= 0)
-            bytes += (au_tensor_nbytes(&g->rt[v]) + 63) & ~(size_t)63;
-    if (bytes && !(g->mirror_arena = au_arena_alloc(bytes)))
-        return AU_NOMEM;
-    if (bytes) /* fault the pages in now, as the arenas are */
-        memset(g->mirror_arena, 0, bytes);
-    for (int v = 0, off = 0; v < g->n_values; v++)
-        if (g->box_slot[v] >= 0) {
-            g->mirror[v] = (char *)g->mirror_arena + off;
-            off += (int)((au_tensor_nbytes(&g->rt[v]) + 63) & ~(size_t)63);
-        }
     g->boxes = au_calloc((size_t)slots * (size_t)g->batch + 1, sizeof(*g->boxes));
     g->box_tmp = au_calloc(2 * (size_t)g->batch + 1, sizeof(*g->box_tmp));
     return g->boxes && g->box_tmp ? AU_OK : AU_NOMEM;
@@ -92,12 +71,6 @@ size_t au_cone_place(struct au_graph *g, size_t arena_bytes, size_t align)
 
 void au_cone_release(struct au_graph *g)
 {
-    au_arena_free(g->mirror_arena);
-    g->mirror_arena = NULL;
-    au_free(g->mirror);
-    au_free(g->mirror_state);
-    g->mirror = NULL;
-    g->mirror_state = NULL;
     au_free(g->box_node);
     au_free(g->raw_off);
     au_free(g->box_slot);
@@ -216,11 +189,8 @@ int au_cone_run(struct au_graph *g, int i, const unsigned char *rows, struct au_
     const struct au_node *n = &g->nodes[i];
     int vo = n->out[0];
     struct au_tensor *out = &g->rt[vo];
-    bool hooks = g->node_hook_mask[i] & AU_HOOK_POST;
-    if (hooks || !au_cone_use_mirror(g, vo)) { /* hooks see a raw tensor: start from raw */
-        size_t src = g->raw_off[i] != SIZE_MAX ? g->raw_off[i] : g->offset[vo];
-        memcpy(out->data, (char *)g->arena + src, au_tensor_nbytes(out));
-    }
+    size_t src = g->raw_off[i] != SIZE_MAX ? g->raw_off[i] : g->offset[vo];
+    memcpy(out->data, (char *)g->arena + src, au_tensor_nbytes(out));
     const struct au_box *b = g->boxes + (size_t)g->box_slot[n->in[0]] * (size_t)g->batch;
     struct au_box *ob = g->box_tmp + g->batch;
     int64_t m = 0;
@@ -237,67 +207,11 @@ int au_cone_run(struct au_graph *g, int i, const unsigned char *rows, struct au_
     if (rc < 0)
         return rc;
     /* post-hooks may change more than the cone (a block format rescales its block) */
-    if (!hooks) {
+    if (!(g->node_hook_mask[i] & AU_HOOK_POST)) {
         struct au_box *vb = g->boxes + (size_t)g->box_slot[vo] * (size_t)g->batch;
         for (int64_t k = 0; k < m; k++)
             vb[g->row_idx[k]] = ob[k];
         g->box_valid[vo] = AU_BOX_CONE;
     }
     return AU_OK;
-}
-
-/* ---- mirrors ---- */
-
-void au_cone_mirrors_stale(struct au_graph *g)
-{
-    if (g->mirror_state)
-        memset(g->mirror_state, AU_MIRROR_STALE, (size_t)g->n_values);
-}
-
-/* Put back the golden values where the last run left v's rows different: the tight
- * boxes of the rows it left dirty (pruning diffed them; elsewhere it equals golden). */
-static void mirror_restore(struct au_graph *g, int v)
-{
-    const struct au_tensor *t = &g->rt[v];
-    const char *gold = (const char *)g->arena + g->offset[v];
-    char *m = g->mirror[v];
-    int64_t c = t->ne[1], h = t->ne[2], w = t->ne[3];
-    const unsigned char *rm = g->rows + (size_t)v * (size_t)g->batch;
-    const struct au_box *b = g->boxes + (size_t)g->box_slot[v] * (size_t)g->batch;
-    for (int64_t r = 0; r < g->batch; r++) {
-        if (!rm[r] || b[r].y0 > b[r].y1)
-            continue;
-        size_t n = (size_t)(b[r].x1 - b[r].x0 + 1) * sizeof(float);
-        for (int64_t ch = 0; ch < c; ch++)
-            for (int64_t y = b[r].y0; y <= b[r].y1; y++) {
-                size_t at =
-                    ((size_t)((r * c + ch) * h + y) * (size_t)w + (size_t)b[r].x0) * sizeof(float);
-                memcpy(m + at, gold + at, n);
-            }
-    }
-}
-
-void au_cone_mirrors_reset(struct au_graph *g, bool failed)
-{
-    for (int v = 0; g->mirror && v < g->n_values; v++) {
-        if (g->mirror_state[v] != AU_MIRROR_USED)
-            continue;
-        if (failed || g->box_valid[v] != AU_BOX_TIGHT) /* boxes not trusted: copy all */
-            g->mirror_state[v] = AU_MIRROR_STALE;
-        else {
-            mirror_restore(g, v);
-            g->mirror_state[v] = AU_MIRROR_GOLDEN;
-        }
-    }
-}
-
-bool au_cone_use_mirror(struct au_graph *g, int v)
-{
-    if (!g->mirror || !g->mirror[v])
-        return false;
-    if (g->mirror_state[v] == AU_MIRROR_STALE)
-        memcpy(g->mirror[v], (char *)g->arena + g->offset[v], au_tensor_nbytes(&g->rt[v]));
-    g->mirror_state[v] = AU_MIRROR_USED;
-    g->rt[v].data = g->mirror[v];
-    return true;
 }

@@ -43,7 +43,6 @@ int au_graph_run(struct au_graph *g, struct au_diag *d)
 {
     if (!g->prepared)
         return au_diag_set(d, AU_INVALID, "%s: graph not prepared", au_graph_source(g));
-    au_cone_mirrors_stale(g);
     for (int v = 0; v < g->n_values; v++)
         if (g->dirty[v])
             point_at_golden(g, v);
@@ -186,7 +185,6 @@ int au_graph_run_from(struct au_graph *g, int node, unsigned flags, struct au_di
                            au_graph_source(g));
     if (node < 0 || node >= g->n_nodes)
         return au_diag_set(d, AU_RANGE, "%s: node %d out of range", au_graph_source(g), node);
-    au_cone_mirrors_reset(g, false);
     for (int v = 0; v < g->n_values; v++)
         if (g->dirty[v])
             point_at_golden(g, v);
@@ -207,16 +205,13 @@ int au_graph_run_from(struct au_graph *g, int node, unsigned flags, struct au_di
                 g->dirty[v] = 1;
                 if (g->box_valid)
                     g->box_valid[v] = 0;
-                /* pruning boxes the reused output's changes: a mirror can hold it */
-                bool mirror = reuse && (flags & AU_RUN_PRUNE_MASKED) && au_cone_use_mirror(g, v);
-                if (reuse && !mirror)
+                if (reuse)
                     memcpy(g->rt[v].data, (char *)g->arena + g->offset[v],
                            au_tensor_nbytes(&g->rt[v]));
             }
         }
         int rc = rerun_node(g, i, node, reuse, !(force & AU_FORCE_RUN), flags, d);
         if (rc) {
-            au_cone_mirrors_reset(g, true);
             au_diag_prefix(d, au_graph_source(g));
             return rc;
         }
@@ -339,7 +334,6 @@ void *au_graph_arena_swap(struct au_graph *g, void *arena)
 {
     void *old = g->arena;
     g->arena = arena;
-    au_cone_mirrors_stale(g);
     for (int v = 0; v < g->n_values; v++)
         if (g->offset[v] != SIZE_MAX)
             point_at_golden(g, v);

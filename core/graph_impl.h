@@ -70,9 +70,6 @@ struct au_graph {
     int *box_slot;
     unsigned char *box_valid; /* 0, AU_BOX_CONE (may differ inside), AU_BOX_TIGHT (differs) */
     struct au_box *boxes;     /* slots x batch */
-    void **mirror;            /* per boxed value: its golden tensor, written in place */
-    void *mirror_arena;
-    unsigned char *mirror_state; /* AU_MIRROR_* */
     struct au_box *box_tmp;
 
     /* hooks */
@@ -103,11 +100,8 @@ int au_hook_rebuild(struct au_graph *g);
  * through the post-hooks once (au_hook_args.reused). */
 int au_hook_call(struct au_graph *g, int i, unsigned when, bool reused, struct au_diag *d);
 void au_hook_free_all(struct au_graph *g);
-#define AU_BOX_CONE      1
-#define AU_BOX_TIGHT     2
-#define AU_MIRROR_STALE  0 /* must be copied from golden before use */
-#define AU_MIRROR_GOLDEN 1
-#define AU_MIRROR_USED   2 /* the last run wrote it: restore its boxes */
+#define AU_BOX_CONE  1
+#define AU_BOX_TIGHT 2
 /* cone.c: which nodes propagate changes by boxes (KEEP, after shapes, before the memory
  * plan), then room for their pre-hook golden outputs at the end of the arena. */
 int au_cone_prepare(struct au_graph *g);
@@ -121,11 +115,6 @@ void au_cone_prune(struct au_graph *g, int v, unsigned char *rm);
 /* cone.c: run_from may recompute node i by boxes now; then do it for the rows set. */
 bool au_cone_applies(const struct au_graph *g, int i);
 int au_cone_run(struct au_graph *g, int i, const unsigned char *rows, struct au_diag *d);
-/* cone.c: point value v at its mirror (golden, refreshed if stale); false if it has none.
- * Mirrors go stale when golden changes; a run's start restores what the last one used. */
-bool au_cone_use_mirror(struct au_graph *g, int v);
-void au_cone_mirrors_stale(struct au_graph *g);
-void au_cone_mirrors_reset(struct au_graph *g, bool failed);
 /* rows.c: after prepare (KEEP): which nodes are row-wise, and compaction buffers. */
 int au_rows_prepare(struct au_graph *g);
 void au_rows_release(struct au_graph *g);
