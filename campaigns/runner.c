@@ -17,6 +17,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -81,6 +82,7 @@ struct ctx {
     int64_t next_unit, next_commit, window;
     struct au_unit_result *results; /* ring of window entries */
     bool abort;
+    atomic_int cur_target; /* the target a worker ran last: the progress line's layer */
     /* MPI (mpi.h): ranks > 1 when distributed; a remote rank has no store */
     int ranks;
     bool remote;
@@ -645,6 +647,7 @@ static int run_unit(struct ctx *x, struct worker *w, int64_t unit, const bool *s
     for (int t = 0; !rc && t < p->n_targets; t++) {
         if (stopped[t])
             continue;
+        atomic_store_explicit(&x->cur_target, t, memory_order_relaxed);
         if (p->targets[t].tensor == AU_TENSOR_ACT)
             rc = unit_act_target(x, w, ur, t, i0, n_slots, d);
         else
@@ -1064,15 +1067,21 @@ static void progress(const struct ctx *x, const struct au_run_result *r, double 
     double rate = el > 0 ? (double)r->trials_run / el : 0;
     double eta = r->units_done ? el / (double)r->units_done * (double)left : 0;
     int width = 30, fill = r->units_total ? (int)(width * r->units_done / r->units_total) : width;
-    if (x->o->progress == AU_PROGRESS_BAR)
-        fprintf(f, "\r[%.*s%*s] %lld/%lld units  %lld trials  %.0f trials/s  ETA %02d:%02d%s", fill,
-                "##############################", width - fill, "", (long long)r->units_done,
+    int cur = atomic_load_explicit(&x->cur_target, memory_order_relaxed);
+    const char *layer = final                                           ? "done"
+                        : x->plan.per_target && cur < x->plan.n_targets ? x->plan.targets[cur].name
+                                                                        : "all layers";
+    if (x->o->progress == AU_PROGRESS_BAR) /* the layer last: it varies in length */
+        fprintf(f,
+                "\r[%.*s%*s] %lld/%lld units  %lld trials  %.0f trials/s  ETA %02d:%02d  "
+                "%-.40s\033[K%s",
+                fill, "##############################", width - fill, "", (long long)r->units_done,
                 (long long)r->units_total, (long long)r->trials_run, rate, (int)(eta / 60),
-                (int)eta % 60, final ? "\n" : "");
+                (int)eta % 60, layer, final ? "\n" : "");
     else
-        fprintf(f, "aurum: %lld/%lld units, %lld trials, %.0f trials/s, ETA %ds\n",
+        fprintf(f, "aurum: %lld/%lld units, %lld trials, %.0f trials/s, ETA %ds, %s\n",
                 (long long)r->units_done, (long long)r->units_total, (long long)r->trials_run, rate,
-                (int)eta);
+                (int)eta, layer);
     fflush(f);
 }
 
@@ -1125,6 +1134,7 @@ static int commit_loop(struct ctx *x, bool *ready, struct au_run_result *r, stru
             if (p.units && now_s() - p.since >= AU_COMMIT_SECONDS &&
                 (rc = flush_locked(x, &p, r, t0, d)) != AU_OK)
                 break;
+            progress(x, r, t0, false); /* a slow unit: the layer and ETA still move */
             wait_200ms(x);
             continue;
         }
