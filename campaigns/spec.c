@@ -1231,8 +1231,8 @@ static void parse_root(struct rd *r, const char *text, size_t len, struct au_cam
     cJSON_Delete(root);
 }
 
-int au_campaign_parse(const char *text, size_t len, const char *path, struct au_campaign **out,
-                      struct au_problems *probs, struct au_diag *d)
+static int parse(const char *text, size_t len, const char *path, bool partial,
+                 struct au_campaign **out, struct au_problems *probs, struct au_diag *d)
 {
     struct au_problems local = {0};
     *out = NULL;
@@ -1248,7 +1248,7 @@ int au_campaign_parse(const char *text, size_t len, const char *path, struct au_
     r.first = r.probs->n;
     r.plen = 1;
     parse_root(&r, text, len, c);
-    if (!r.nomem && !problems_so_far(&r) && finish(c) < 0)
+    if (!r.nomem && (partial || !problems_so_far(&r)) && finish(c) < 0)
         r.nomem = true;
     int rc = r.nomem ? AU_NOMEM : problems_so_far(&r) ? AU_FORMAT : AU_OK;
     if (rc == AU_NOMEM)
@@ -1256,11 +1256,17 @@ int au_campaign_parse(const char *text, size_t len, const char *path, struct au_
     else if (rc)
         au_diag_set(d, rc, "%s", r.probs->msg[r.first]);
     au_problems_fini(&local);
-    if (rc)
+    if (rc && !(partial && rc == AU_FORMAT))
         au_campaign_free(c);
     else
         *out = c;
     return rc;
+}
+
+int au_campaign_parse(const char *text, size_t len, const char *path, struct au_campaign **out,
+                      struct au_problems *probs, struct au_diag *d)
+{
+    return parse(text, len, path, false, out, probs, d);
 }
 
 static int read_file(const char *path, char **buf, size_t *len, struct au_diag *d)
@@ -1295,8 +1301,8 @@ static int read_file(const char *path, char **buf, size_t *len, struct au_diag *
     return rc;
 }
 
-int au_campaign_load(const char *path, struct au_campaign **out, struct au_problems *probs,
-                     struct au_diag *d)
+static int load(const char *path, bool partial, struct au_campaign **out, struct au_problems *probs,
+                struct au_diag *d)
 {
     char *text = NULL;
     size_t len = 0;
@@ -1307,7 +1313,19 @@ int au_campaign_load(const char *path, struct au_campaign **out, struct au_probl
             return AU_NOMEM;
         return rc;
     }
-    rc = au_campaign_parse(text, len, path, out, probs, d);
+    rc = parse(text, len, path, partial, out, probs, d);
     au_free(text);
     return rc;
+}
+
+int au_campaign_load(const char *path, struct au_campaign **out, struct au_problems *probs,
+                     struct au_diag *d)
+{
+    return load(path, false, out, probs, d);
+}
+
+int au_campaign_load_partial(const char *path, struct au_campaign **out, struct au_problems *probs,
+                             struct au_diag *d)
+{
+    return load(path, true, out, probs, d);
 }

@@ -136,6 +136,11 @@ struct au_campaign {
  * or AU_NOMEM. */
 int au_campaign_load(const char *path, struct au_campaign **out, struct au_problems *probs,
                      struct au_diag *d);
+/* As au_campaign_load, but a file with problems in its fields (AU_FORMAT after the JSON
+ * itself parsed) still gives *out: every field that had a problem holds its default. For
+ * checks that report more problems at once (aurum validate); never run it. */
+int au_campaign_load_partial(const char *path, struct au_campaign **out, struct au_problems *probs,
+                             struct au_diag *d);
 /* As au_campaign_load, from text[0..len); path names it and gives the base directory. */
 int au_campaign_parse(const char *text, size_t len, const char *path, struct au_campaign **out,
                       struct au_problems *probs, struct au_diag *d);

@@ -527,6 +527,21 @@ static void check_rates_used(struct vctx *v, const struct walk *w)
     }
 }
 
+int au_campaign_check_names(const struct au_campaign *c, const struct au_graph *g,
+                            const au_numsys_registry *reg, struct au_problems *probs,
+                            struct au_diag *d)
+{
+    struct au_problems local = {0};
+    struct vctx v = {.c = c, .g = g, .reg = reg, .probs = probs ? probs : &local};
+    v.first = v.probs->n;
+    check_formats(&v);
+    if (g)
+        check_all_selectors(&v);
+    int rc = finish(&v, d);
+    au_problems_fini(&local);
+    return rc;
+}
+
 int au_campaign_check(const struct au_campaign *c, const struct au_graph *g,
                       const au_numsys_registry *reg, struct au_problems *probs, struct au_diag *d)
 {

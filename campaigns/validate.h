@@ -33,6 +33,13 @@
 int au_campaign_check(const struct au_campaign *c, const struct au_graph *g,
                       const au_numsys_registry *reg, struct au_problems *probs, struct au_diag *d);
 
+/* The checks of au_campaign_check that need no other field to be right: format strings
+ * and objects, and (g not NULL) layer selectors. For a campaign from
+ * au_campaign_load_partial. Returns as au_campaign_check. */
+int au_campaign_check_names(const struct au_campaign *c, const struct au_graph *g,
+                            const au_numsys_registry *reg, struct au_problems *probs,
+                            struct au_diag *d);
+
 /* Checks the files: the model has one input; data.inputs loads for it (dtype, sample
  * shape) with at least data.samples samples; normalize is usable (uint8 images, 1 or C
  * values); labels hold an integer label per sample; the database can be created

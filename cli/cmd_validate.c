@@ -66,6 +66,22 @@ static int check_model(const struct au_campaign *c, const au_numsys_registry *re
     return r1 == AU_NOMEM || r2 == AU_NOMEM ? AU_NOMEM : r1 ? r1 : r2;
 }
 
+/* A campaign with problems in its fields: its format names and, if its model loads, its
+ * layer selectors (a model that does not load is reported once the fields are right). */
+static int check_names(const struct au_campaign *c, const au_numsys_registry *reg,
+                       struct au_problems *p)
+{
+    struct au_diag d = {{0}};
+    struct au_graph *g = NULL;
+    if (c->model && (au_onnx_load(c->model, &g, &d) || au_graph_prepare(g, 1, 0, &d))) {
+        au_graph_free(g);
+        g = NULL;
+    }
+    int rc = au_campaign_check_names(c, g, reg, p, &d);
+    au_graph_free(g);
+    return rc;
+}
+
 /* Validates one file; prints its problems (or "ok"). Returns 0, 1 (problems) or -1. */
 static int validate_one(const char *path, const au_numsys_registry *reg, bool quiet)
 {
@@ -73,9 +89,11 @@ static int validate_one(const char *path, const au_numsys_registry *reg, bool qu
     struct au_campaign *c = NULL;
     struct au_graph *g = NULL;
     struct au_diag d = {{0}};
-    int rc = au_campaign_load(path, &c, &p, &d);
+    int rc = au_campaign_load_partial(path, &c, &p, &d);
     if (!rc && reg)
         rc = check_model(c, reg, &p, &g);
+    else if (rc == AU_FORMAT && c && reg) /* problems in fields: check the names too */
+        rc = check_names(c, reg, &p) == AU_NOMEM ? AU_NOMEM : rc;
     for (size_t i = 0; i < p.n; i++)
         printf("%s\n", p.msg[i]);
     if (rc == AU_NOMEM)
